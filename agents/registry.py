@@ -1,0 +1,46 @@
+"""Agents by name, and a user's own agent by ``package.module:Class``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from datagym.errors import UnknownNameError
+from datagym.registration import load_object
+
+AGENTS: dict[str, str] = {
+    "no_teaching": "datagym.agents.simple_teachers:NoTeachingAgent",
+    "random": "datagym.agents.simple_teachers:RandomAgent",
+    "uniform": "datagym.agents.simple_teachers:UniformAgent",
+    "weakest_skill": "datagym.agents.simple_teachers:WeakestSkillAgent",
+    "learning_progress": "datagym.agents.learning_progress:LearningProgressAgent",
+    "exp3s": "datagym.agents.exp3s:Exp3SAgent",
+}
+
+DEFAULT_AGENT = "learning_progress"
+
+
+def agent_class(name: str) -> type:
+    from datagym.agents.base import Agent
+
+    if name in AGENTS:
+        cls = load_object(AGENTS[name])
+    elif ":" in name:
+        cls = load_object(name)
+    else:
+        raise UnknownNameError(
+            f"Unknown agent {name!r}; expected one of {sorted(AGENTS)} or 'package.module:Class'."
+        )
+    if not (isinstance(cls, type) and issubclass(cls, Agent)):
+        raise UnknownNameError(f"{name!r} is {cls!r}, expected a subclass of datagym.agents.Agent.")
+    return cls
+
+
+def make_agent(name: str, env: gym.Env, **options: Any):
+    """Build agent ``name`` for ``env``'s spaces, with its keyword options."""
+    cls = agent_class(name)
+    try:
+        return cls(env.action_space, env.observation_space, **options)
+    except TypeError as exc:
+        raise UnknownNameError(f"Agent {name!r} does not take options {sorted(options)}: {exc}") from None

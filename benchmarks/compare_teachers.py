@@ -1,0 +1,63 @@
+"""Final test accuracy of each teacher over several seeds at the same budget.
+
+    python benchmarks/compare_teachers.py --seeds 5 --agents no_teaching uniform weakest_skill
+
+Prints a markdown table (mean and standard error of final macro test accuracy per agent) and
+Welch's t statistic of each agent against uniform.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import datagym  # noqa: F401  (registers the envs)
+from datagym.agents import make_agent
+from datagym.runner import run_episode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--env", default=datagym.DEFAULT_ENV_ID)
+    parser.add_argument("--agents", nargs="+", default=["no_teaching", "random", "uniform", "weakest_skill", "learning_progress", "exp3s"])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--env-options", default="{}", help="JSON dict of env options")
+    parser.add_argument("--json-out", default=None, help="also write the raw scores here")
+    args = parser.parse_args()
+    options = json.loads(args.env_options)
+
+    scores: dict[str, list[float]] = {}
+    started = time.perf_counter()
+    for agent_name in args.agents:
+        for seed in range(args.seeds):
+            env = gym.make(args.env, **options)
+            agent = make_agent(agent_name, env)
+            summary = run_episode(env, agent, seed=seed)
+            scores.setdefault(agent_name, []).append(summary["test_macro_accuracy"])
+            print(f"{agent_name:>18} seed {seed}: test {summary['test_macro_accuracy']:.4f} "
+                  f"({summary['seconds']['total']:.1f}s)", flush=True)
+    print(f"\n{args.env}, options {options}, {args.seeds} seeds, {time.perf_counter() - started:.0f}s\n")
+    print("| agent | final test macro accuracy (mean ± s.e.) | Welch t vs uniform |")
+    print("|---|---|---|")
+    base = np.asarray(scores.get("uniform", []))
+    for name, values in scores.items():
+        v = np.asarray(values)
+        se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+        t = "" if name == "uniform" or len(base) < 2 else f"{welch_t(v, base):+.2f}"
+        print(f"| {name} | {v.mean():.4f} ± {se:.4f} | {t} |")
+    if args.json_out:
+        with open(args.json_out, "w") as fh:
+            json.dump({"env": args.env, "options": options, "scores": scores}, fh, indent=2)
+
+
+def welch_t(a: np.ndarray, b: np.ndarray) -> float:
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    return float((a.mean() - b.mean()) / np.sqrt(va + vb)) if va + vb > 0 else float("inf")
+
+
+if __name__ == "__main__":
+    main()

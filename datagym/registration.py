@@ -1,0 +1,101 @@
+"""One registry: env ids, tasks and students by name, and ``package.module:Class`` lookup.
+
+Env ids are ``datagym/<Task>-<Level>-v<N>``; entry points are strings and kwargs are
+JSON-serialisable, so an env can be rebuilt anywhere from its spec (Ray workers included).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium
+
+from datagym.errors import UnknownNameError
+
+NAMESPACE = "datagym"
+
+TASKS: dict[str, str] = {
+    "arithmetic": "datagym.envs.arithmetic.task:ArithmeticTask",
+}
+
+STUDENTS: dict[str, str] = {
+    "transformer": "datagym.students.transformer_student:TransformerStudent",
+}
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    id: str
+    entry_point: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+    description: str = ""
+
+
+ENVS: tuple[EnvEntry, ...] = (
+    EnvEntry(
+        id=f"{NAMESPACE}/Arithmetic-SkillList-v0",
+        entry_point="datagym.envs.skill_list_env:SkillListEnv",
+        kwargs={"task": "arithmetic"},
+        max_episode_steps=20,
+        description="Arithmetic, per-skill accuracy in, per-skill data allocation out",
+    ),
+)
+
+DEFAULT_ENV_ID = ENVS[0].id
+
+
+def load_object(path: str) -> Any:
+    """Import ``package.module:Name`` (or ``package.module.Name``)."""
+    if not isinstance(path, str) or not path:
+        raise UnknownNameError(f"Expected 'package.module:Name', got {path!r}.")
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise UnknownNameError(f"Expected 'package.module:Name', got {path!r}.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnknownNameError(f"Cannot import module {module_name!r} for {path!r}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise UnknownNameError(f"Module {module_name!r} has no {attr!r} (from {path!r}).") from None
+
+
+def _resolve(kind: str, name: str, table: dict[str, str]) -> Any:
+    if name in table:
+        return load_object(table[name])
+    if ":" in name:
+        return load_object(name)
+    raise UnknownNameError(
+        f"Unknown {kind} {name!r}; expected one of {sorted(table)} or 'package.module:Class'."
+    )
+
+
+def make_task(name: str, **kwargs: Any):
+    return _resolve("task", name, TASKS)(**kwargs)
+
+
+def make_student(name: str, **kwargs: Any):
+    return _resolve("student", name, STUDENTS)(**kwargs)
+
+
+def register_envs() -> None:
+    """Register every datagym env with Gymnasium (idempotent)."""
+    for entry in ENVS:
+        if entry.id in gymnasium.registry:
+            continue
+        gymnasium.register(
+            id=entry.id,
+            entry_point=entry.entry_point,
+            kwargs=dict(entry.kwargs),
+            max_episode_steps=entry.max_episode_steps,
+        )
+
+
+def env_ids() -> list[str]:
+    return [entry.id for entry in ENVS]

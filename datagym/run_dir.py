@@ -1,0 +1,136 @@
+"""Run directories: what one episode leaves on disk, written so a crash never half-writes a file.
+
+Layout::
+
+    RUN_DIR/
+      config.json        env id and options, agent and options, seed, versions (written first)
+      steps.jsonl        one JSON line per finished step (rewritten atomically each step)
+      data/step_0001.jsonl  every example generated in step 1, with its verdict
+      summary.json       written last: its presence means the run finished
+
+Every file is written to a temporary name and renamed into place, so a reader (or a resumed
+run) sees either the old file or the new one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from datagym.errors import RunDirectoryError
+
+
+def _jsonable(value: Any) -> Any:
+    """Make numpy scalars/arrays and non-finite floats JSON-safe (NaN becomes null)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n")
+
+
+def atomic_write_jsonl(path: Path, rows: Iterable[Any]) -> None:
+    atomic_write_text(path, "".join(json.dumps(_jsonable(r), sort_keys=True) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class RunDirectory:
+    """Writes and reads one run directory."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def steps_path(self) -> Path:
+        return self.path / "steps.jsonl"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / "summary.json"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / "data"
+
+    def create(self, config: dict, overwrite: bool = False) -> None:
+        if self.path.exists() and any(self.path.iterdir()):
+            if not overwrite:
+                raise RunDirectoryError(
+                    f"Run directory {str(self.path)!r} already holds files; expected a new or empty "
+                    f"directory. Pick another --out, or pass overwrite=True (CLI: --overwrite)."
+                )
+            for name in ("steps.jsonl", "summary.json", "config.json"):
+                (self.path / name).unlink(missing_ok=True)
+            if self.data_dir.exists():
+                for f in self.data_dir.glob("*.jsonl"):
+                    f.unlink()
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.config_path, config)
+
+    def write_steps(self, steps: list[dict]) -> None:
+        atomic_write_jsonl(self.steps_path, steps)
+
+    def write_step_data(self, step: int, examples: list[dict]) -> None:
+        atomic_write_jsonl(self.data_dir / f"step_{step:04d}.jsonl", examples)
+
+    def write_summary(self, summary: dict) -> None:
+        atomic_write_json(self.summary_path, summary)
+
+    # -- reading ----------------------------------------------------------------------------
+    def require(self) -> None:
+        if not self.config_path.exists():
+            raise RunDirectoryError(
+                f"Expected a run directory with config.json at {str(self.path)!r}; found none. "
+                f"Make one with `datagym run --out DIR`."
+            )
+
+    def config(self) -> dict:
+        self.require()
+        return json.loads(self.config_path.read_text(encoding="utf-8"))
+
+    def steps(self) -> list[dict]:
+        self.require()
+        return read_jsonl(self.steps_path)
+
+    def summary(self) -> dict | None:
+        if not self.summary_path.exists():
+            return None
+        return json.loads(self.summary_path.read_text(encoding="utf-8"))
+
+    def step_data(self, step: int) -> list[dict]:
+        return read_jsonl(self.data_dir / f"step_{step:04d}.jsonl")

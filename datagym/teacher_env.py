@@ -1,0 +1,205 @@
+"""TeacherEnv: the Gymnasium env base that owns the teaching loop.
+
+One ``step(action)``: the subclass turns the action into a ``Plan``; the engine generates the
+examples; the task's oracle verifies each (rejected examples are counted by reason, never
+trained on); examples equal to a test question are dropped and counted; the student trains
+on what is left; the student is evaluated on the validation set; the reward is the change in
+macro-averaged validation accuracy. Subclasses define the spaces, the action-to-plan mapping
+and the observation; everything else lives here once.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections import Counter
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from datagym.engine import Engine, Plan, ProceduralEngine
+from datagym.env_config import EnvConfig
+from datagym.errors import InvalidActionError
+from datagym.registration import make_student, make_task
+from datagym.task import ACCEPTED, Task
+from datagym.types import Example
+
+CONTAMINATED = "test_contamination"
+
+
+class TeacherEnv(gym.Env):
+    """Base of every datagym env. See the subclasses' docstrings for their spaces."""
+
+    metadata = {"render_modes": ["ansi"]}
+    #: names of extra keyword arguments a subclass accepts besides EnvConfig's fields
+    extra_options: tuple[str, ...] = ()
+
+    def __init__(self, render_mode: str | None = None, engine: Engine | None = None, **kwargs: Any) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"Expected render_mode None or one of {self.metadata['render_modes']}, got {render_mode!r}."
+            )
+        self.render_mode = render_mode
+        self.config, self.options = EnvConfig.from_kwargs(self.extra_options, **kwargs)
+        self.task: Task = make_task(self.config.task, **self.config.task_options)
+        self.student = make_student(self.config.student, **self.config.student_options)
+        self.engine = engine or ProceduralEngine()
+        self.skill_names: tuple[str, ...] = self.task.skill_names
+        self._validation = self.task.heldout("validation")
+        self._test = self.task.heldout("test")
+        # Episode state, set by reset().
+        self.accuracy = np.zeros(len(self.skill_names))
+        self.examples_seen = np.zeros(len(self.skill_names), dtype=np.int64)
+        self.budget_left = self.config.total_budget
+        self.steps = 0
+        self.last_examples: list[Example] = []
+        self.last_validation: list[dict] = []
+        self._needs_reset = True
+
+    # -- what subclasses define ---------------------------------------------------------------
+    @abstractmethod
+    def _plan_from_action(self, action: Any) -> Plan:
+        """Validate ``action`` and turn it into a plan; raise InvalidActionError, change nothing."""
+
+    @abstractmethod
+    def _observation(self) -> Any:
+        """The observation of the current state."""
+
+    def _on_reset(self) -> None:
+        """Hook for subclass episode state."""
+
+    # -- the loop ---------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.student.reset(int(self.np_random.integers(2**31 - 1)))
+        self.examples_seen[:] = 0
+        self.budget_left = self.config.total_budget
+        self.steps = 0
+        self.last_examples = []
+        self._on_reset()
+        t0 = time.perf_counter()
+        self.accuracy = self._evaluate(self._validation, keep_records=True)
+        self._needs_reset = False
+        info = {
+            "student/accuracy": self._per_skill(self.accuracy),
+            "student/macro_accuracy": float(self.accuracy.mean()),
+            "teacher/budget_left": self.budget_left,
+            "time/evaluate": time.perf_counter() - t0,
+        }
+        return self._observation(), self._strip_timings(info)
+
+    def step(self, action: Any):
+        if self._needs_reset:
+            raise RuntimeError("The episode is over (or never began): call env.reset() before env.step().")
+        t_start = time.perf_counter()
+        plan = self._plan_from_action(action)
+        if plan.size > self.budget_left:
+            raise InvalidActionError(
+                f"Expected a plan of at most {self.budget_left} examples (the budget left), got {plan.size}."
+            )
+
+        t0 = time.perf_counter()
+        examples = self.engine.generate(plan, self.task, self.np_random)
+        t_generate = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        accepted = self._verify(examples)
+        t_verify = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        train_stats = self.student.train(accepted) if accepted else {}
+        t_train = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        previous = float(self.accuracy.mean())
+        self.accuracy = self._evaluate(self._validation, keep_records=True)
+        t_evaluate = time.perf_counter() - t0
+
+        index = {name: i for i, name in enumerate(self.skill_names)}
+        for ex in accepted:
+            if ex.skill in index:
+                self.examples_seen[index[ex.skill]] += 1
+        self.budget_left -= plan.size
+        self.steps += 1
+        self.last_examples = examples
+        reward = float(self.accuracy.mean()) - previous
+        terminated = self.budget_left <= 0
+        limit = self.spec.max_episode_steps if self.spec is not None else None
+        episode_ends = terminated or (limit is not None and self.steps >= limit)
+
+        verdicts = Counter(ex.verdict for ex in examples)
+        info: dict[str, Any] = {
+            "student/accuracy": self._per_skill(self.accuracy),
+            "student/macro_accuracy": float(self.accuracy.mean()),
+            "student/train_loss": float(train_stats.get("loss", float("nan"))),
+            "teacher/requested": {k: int(v) for k, v in plan.counts.items() if v},
+            "teacher/generated": len(examples),
+            "teacher/accepted": len(accepted),
+            "teacher/rejected": {k: v for k, v in sorted(verdicts.items()) if k != ACCEPTED},
+            "teacher/budget_left": self.budget_left,
+            "time/generate": t_generate,
+            "time/verify": t_verify,
+            "time/train": t_train,
+            "time/evaluate": t_evaluate,
+        }
+        if episode_ends:
+            t0 = time.perf_counter()
+            info.update(self.test_metrics())
+            info["time/test"] = time.perf_counter() - t0
+        if terminated:
+            self._needs_reset = True
+        info["time/step"] = time.perf_counter() - t_start
+        return self._observation(), reward, terminated, False, self._strip_timings(info)
+
+    def _strip_timings(self, info: dict[str, Any]) -> dict[str, Any]:
+        # Wall-clock seconds can never repeat exactly; with timings off, info is deterministic
+        # and Gymnasium's determinism check passes on the whole of it.
+        if self.config.timings:
+            return info
+        return {k: v for k, v in info.items() if not k.startswith("time/")}
+
+    def test_metrics(self) -> dict[str, Any]:
+        """The student's accuracy on the held-out test set (the final score)."""
+        acc = self._evaluate(self._test, keep_records=False)
+        return {"student/test_accuracy": self._per_skill(acc), "student/test_macro_accuracy": float(acc.mean())}
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _verify(self, examples: list[Example]) -> list[Example]:
+        accepted = []
+        for ex in examples:
+            verdict = self.task.verify(ex)
+            if verdict == ACCEPTED and self.task.is_test_question(ex.question):
+                verdict = CONTAMINATED
+            ex.verdict = verdict
+            if verdict == ACCEPTED:
+                accepted.append(ex)
+        return accepted
+
+    def _evaluate(self, heldout: dict[str, list[Example]], keep_records: bool) -> np.ndarray:
+        items = [(i, ex) for i, name in enumerate(self.skill_names) for ex in heldout[name]]
+        predictions = self.student.predict([ex.question for _, ex in items])
+        correct = np.zeros(len(self.skill_names))
+        totals = np.zeros(len(self.skill_names))
+        records = []
+        for (i, ex), pred in zip(items, predictions):
+            ok = self.task.is_correct(pred, ex.answer)
+            correct[i] += ok
+            totals[i] += 1
+            if keep_records:
+                records.append({"skill": ex.skill, "question": ex.question, "prediction": pred, "gold": ex.answer, "correct": ok})
+        if keep_records:
+            self.last_validation = records
+        return correct / np.maximum(totals, 1)
+
+    def _per_skill(self, values: np.ndarray) -> dict[str, float]:
+        return {name: float(v) for name, v in zip(self.skill_names, values)}
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        width = max(len(n) for n in self.skill_names)
+        lines = [f"step {self.steps}  budget left {self.budget_left}  macro {self.accuracy.mean():.3f}"]
+        for name, acc, seen in zip(self.skill_names, self.accuracy, self.examples_seen):
+            lines.append(f"  {name:<{width}}  {acc:5.2f}  {'#' * int(round(acc * 20)):<20}  seen {seen}")
+        return "\n".join(lines)

@@ -1,0 +1,258 @@
+"""The CPU default student: a small transformers causal LM built from a config, no download.
+
+Training is a plain PyTorch loop over pre-tokenised, length-bucketed batches (no padding
+inside a batch, so no attention masks are needed and nothing is wasted on pad tokens);
+evaluation is batched greedy decoding with the model's KV cache, questions grouped by prompt
+length so that every row of a batch decodes in lock step without padding.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from datagym.errors import ConfigError
+from datagym.student import TRAINING_MODES, Student
+from datagym.types import Example
+from datagym.students.char_tokenizer import EOS, CharTokenizer
+
+
+@dataclass
+class TransformerStudentConfig:
+    """Settings of the default student. Defaults finish a 10-step episode in under a minute."""
+
+    n_layer: int = 2  # transformer blocks
+    n_embd: int = 128  # hidden size
+    n_head: int = 4  # attention heads
+    learning_rate: float = 1e-3  # AdamW learning rate
+    weight_decay: float = 0.0  # AdamW weight decay
+    batch_size: int = 16  # examples per optimiser update
+    epochs: int = 8  # passes over each step's new data (continual) or over all data (retrain)
+    mode: str = "continual"  # continual | retrain
+    max_new_tokens: int = 8  # longest answer the student can write
+    eval_batch_size: int = 1024  # questions decoded together
+    torch_threads: int = 1  # torch intra-op threads; 0 leaves torch's setting alone
+    reverse_digits: bool = False  # write answers' digits least-significant first, as carries flow
+
+    def __post_init__(self) -> None:
+        if self.mode not in TRAINING_MODES:
+            raise ConfigError(f"Expected student mode one of {TRAINING_MODES}, got {self.mode!r}.")
+        for name in ("n_layer", "n_embd", "n_head", "batch_size", "epochs", "max_new_tokens", "eval_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"Expected student {name} to be a positive integer, got {value!r}.")
+        if self.n_embd % self.n_head:
+            raise ConfigError(
+                f"Expected n_embd divisible by n_head, got n_embd={self.n_embd}, n_head={self.n_head}."
+            )
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ConfigError(f"Expected a positive learning_rate, got {self.learning_rate!r}.")
+        if not isinstance(self.torch_threads, int) or self.torch_threads < 0:
+            raise ConfigError(f"Expected torch_threads >= 0, got {self.torch_threads!r}.")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> "TransformerStudentConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ConfigError(f"Unknown student option(s) {unknown}; expected some of {sorted(known)}.")
+        return cls(**kwargs)
+
+
+class TransformerStudent(Student):
+    """A Llama-architecture causal LM of a few hundred thousand parameters on characters."""
+
+    def __init__(self, config: TransformerStudentConfig | None = None, **kwargs: Any) -> None:
+        if config is not None and kwargs:
+            raise ConfigError("Pass either a TransformerStudentConfig or keyword options, not both.")
+        self.config = config or TransformerStudentConfig.from_kwargs(**kwargs)
+        self.mode = self.config.mode
+        self.tokenizer = CharTokenizer()
+        self.model: LlamaForCausalLM | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._initial_weights: dict[str, torch.Tensor] | None = None
+        self._seen: list[Example] = []
+        self._rng = np.random.default_rng(0)
+
+    # -- life cycle -------------------------------------------------------------------------
+    def _model_config(self) -> LlamaConfig:
+        c = self.config
+        return LlamaConfig(
+            vocab_size=self.tokenizer.vocab_size,
+            hidden_size=c.n_embd,
+            intermediate_size=4 * c.n_embd,
+            num_hidden_layers=c.n_layer,
+            num_attention_heads=c.n_head,
+            num_key_value_heads=c.n_head,
+            max_position_embeddings=128,
+            attention_dropout=0.0,
+            tie_word_embeddings=True,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
+        )
+
+    def _set_threads(self) -> None:
+        if self.config.torch_threads:
+            torch.set_num_threads(self.config.torch_threads)
+
+    def reset(self, seed: int) -> None:
+        self._set_threads()
+        # Weight init draws from torch's global generator; fork it so the caller's is untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            self.model = LlamaForCausalLM(self._model_config())
+        self.model.train()
+        self._initial_weights = copy.deepcopy(self.model.state_dict())
+        self.optimizer = self._new_optimizer()
+        self._seen = []
+        self._rng = np.random.default_rng(int(seed))
+
+    def _new_optimizer(self) -> torch.optim.Optimizer:
+        assert self.model is not None
+        return torch.optim.AdamW(
+            self.model.parameters(), lr=self.config.learning_rate, weight_decay=self.config.weight_decay
+        )
+
+    def _require_model(self) -> LlamaForCausalLM:
+        if self.model is None:
+            raise RuntimeError("The student has no weights yet: call reset(seed) first.")
+        return self.model
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self._require_model().parameters())
+
+    # -- training ---------------------------------------------------------------------------
+    def _encode_example(self, example: Example) -> tuple[list[int], int]:
+        prompt = self.tokenizer.encode_prompt(example.question)
+        answer = self.tokenizer.encode(self._to_target(example.answer)) + [EOS]
+        return prompt + answer, len(prompt)
+
+    def make_batches(self, examples: Sequence[Example], rng: np.random.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Shuffled batches of (input_ids, labels); each batch holds sequences of one length."""
+        encoded = [self._encode_example(ex) for ex in examples]
+        order = rng.permutation(len(encoded))
+        by_length: dict[int, list[int]] = {}
+        for i in order:
+            by_length.setdefault(len(encoded[i][0]), []).append(int(i))
+        batches = []
+        bs = self.config.batch_size
+        for idx in by_length.values():
+            for start in range(0, len(idx), bs):
+                chunk = [encoded[i] for i in idx[start : start + bs]]
+                ids = torch.tensor([seq for seq, _ in chunk], dtype=torch.long)
+                labels = ids.clone()
+                for row, (_, n_prompt) in enumerate(chunk):
+                    labels[row, :n_prompt] = -100
+                batches.append((ids, labels))
+        batch_order = rng.permutation(len(batches))
+        return [batches[i] for i in batch_order]
+
+    def train(self, examples: Sequence[Example]) -> dict[str, float]:
+        model = self._require_model()
+        assert self.optimizer is not None
+        self._set_threads()
+        examples = list(examples)
+        self._seen.extend(examples)
+        if self.mode == "retrain":
+            model.load_state_dict(self._initial_weights)
+            self.optimizer = self._new_optimizer()
+            data = self._seen
+        else:
+            data = examples
+        if not data:
+            return {"loss": float("nan"), "updates": 0.0}
+        model.train()
+        total, updates = 0.0, 0
+        for _ in range(self.config.epochs):
+            for ids, labels in self.make_batches(data, self._rng):
+                logits = model(input_ids=ids).logits
+                loss = torch.nn.functional.cross_entropy(
+                    logits[:, :-1].reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1), ignore_index=-100
+                )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                total += float(loss.detach())
+                updates += 1
+        return {"loss": total / updates, "updates": float(updates)}
+
+    # -- inference --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def predict(self, questions: Sequence[str]) -> list[str]:
+        model = self._require_model()
+        self._set_threads()
+        model.eval()
+        prompts = [self.tokenizer.encode_prompt(q) for q in questions]
+        by_length: dict[int, list[int]] = {}
+        for i, p in enumerate(prompts):
+            by_length.setdefault(len(p), []).append(i)
+        answers = [""] * len(prompts)
+        for idx_all in by_length.values():
+            for start in range(0, len(idx_all), self.config.eval_batch_size):
+                idx = idx_all[start : start + self.config.eval_batch_size]
+                ids = torch.tensor([prompts[i] for i in idx], dtype=torch.long)
+                for row, text in zip(idx, self._greedy(model, ids)):
+                    answers[row] = text
+        model.train()
+        return answers
+
+    def _greedy(self, model: LlamaForCausalLM, ids: torch.Tensor) -> list[str]:
+        out = model(input_ids=ids, use_cache=True)
+        cache = out.past_key_values
+        generated = []
+        done = torch.zeros(ids.size(0), dtype=torch.bool)
+        next_ids = out.logits[:, -1].argmax(-1)
+        for step in range(self.config.max_new_tokens):
+            generated.append(next_ids)
+            done |= next_ids == EOS
+            if bool(done.all()) or step == self.config.max_new_tokens - 1:
+                break
+            out = model(input_ids=next_ids[:, None], past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            next_ids = out.logits[:, -1].argmax(-1)
+        tokens = torch.stack(generated, dim=1).tolist()
+        return [self._to_target(self.tokenizer.decode(row)) for row in tokens]
+
+    def _to_target(self, answer: str) -> str:
+        """Reverse the digits of a number (the sign stays in front); self-inverse."""
+        if not self.config.reverse_digits:
+            return answer
+        sign = "-" if answer.startswith("-") else ""
+        return sign + answer[len(sign) :][::-1]
+
+    # -- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        model = self._require_model()
+        assert self.optimizer is not None
+        return {
+            "config": asdict(self.config),
+            "model": copy.deepcopy(model.state_dict()),
+            "initial_model": copy.deepcopy(self._initial_weights),
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "seen": [ex.to_json() for ex in self._seen],
+            "rng": copy.deepcopy(self._rng.bit_generator.state),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("config") != asdict(self.config):
+            raise ConfigError(
+                f"Expected a state saved by a student with config {asdict(self.config)}, "
+                f"got one saved with {state.get('config')}."
+            )
+        self.model = LlamaForCausalLM(self._model_config())
+        self.model.load_state_dict(state["model"])
+        self.model.train()
+        self._initial_weights = copy.deepcopy(state["initial_model"])
+        self.optimizer = self._new_optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self._seen = [Example.from_json(d) for d in state["seen"]]
+        self._rng = np.random.default_rng()
+        self._rng.bit_generator.state = copy.deepcopy(state["rng"])
