@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import gymnasium as gym
 import numpy as np
@@ -26,19 +27,20 @@ def main() -> None:
     parser.add_argument("--agents", nargs="+", default=["no_teaching", "random", "uniform", "weakest_skill", "learning_progress", "exp3s"])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--env-options", default="{}", help="JSON dict of env options")
+    parser.add_argument("--agent-options", default="{}", help='JSON {agent: {option: value}}')
+    parser.add_argument("--workers", type=int, default=1, help="episodes run in parallel (one torch thread each)")
     parser.add_argument("--json-out", default=None, help="also write the raw scores here")
     args = parser.parse_args()
     options = json.loads(args.env_options)
+    agent_options = json.loads(args.agent_options)
 
-    scores: dict[str, list[float]] = {}
+    scores: dict[str, list[float]] = {name: [] for name in args.agents}
     started = time.perf_counter()
-    for agent_name in args.agents:
-        for seed in range(args.seeds):
-            env = gym.make(args.env, **options)
-            agent = make_agent(agent_name, env)
-            summary = run_episode(env, agent, seed=seed)
-            scores.setdefault(agent_name, []).append(summary["test_macro_accuracy"])
-            print(f"{agent_name:>18} seed {seed}: test {summary['test_macro_accuracy']:.4f} "
+    jobs = [(args.env, options, name, agent_options.get(name, {}), seed) for name in args.agents for seed in range(args.seeds)]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for (_, _, name, _, seed), summary in zip(jobs, pool.map(run_one, jobs)):
+            scores[name].append(summary["test_macro_accuracy"])
+            print(f"{name:>18} seed {seed}: test {summary['test_macro_accuracy']:.4f} "
                   f"({summary['seconds']['total']:.1f}s)", flush=True)
     print(f"\n{args.env}, options {options}, {args.seeds} seeds, {time.perf_counter() - started:.0f}s\n")
     print("| agent | final test macro accuracy (mean ± s.e.) | Welch t vs uniform |")
@@ -52,6 +54,13 @@ def main() -> None:
     if args.json_out:
         with open(args.json_out, "w") as fh:
             json.dump({"env": args.env, "options": options, "scores": scores}, fh, indent=2)
+
+
+def run_one(job: tuple) -> dict:
+    env_id, options, agent_name, agent_options, seed = job
+    env = gym.make(env_id, **options)
+    agent = make_agent(agent_name, env, **agent_options)
+    return run_episode(env, agent, seed=seed)
 
 
 def welch_t(a: np.ndarray, b: np.ndarray) -> float:
