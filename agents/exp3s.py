@@ -41,6 +41,11 @@ class Exp3SAgent(SkillListAgent):
             raise ValueError(f"Expected signal 'skill' or 'macro', got {signal!r}.")
         if pulls < 1:
             raise ValueError(f"Expected pulls >= 1, got {pulls}.")
+        for name, value in (("epsilon", epsilon), ("alpha", alpha)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"Expected {name} in [0, 1], got {value}.")
+        if not eta > 0:
+            raise ValueError(f"Expected a positive eta, got {eta}.")
         self.eta, self.epsilon, self.alpha, self.pulls, self.signal = eta, epsilon, alpha, pulls, signal
         self._fresh()
 
@@ -92,7 +97,7 @@ class Exp3SAgent(SkillListAgent):
         pi = self.policy()
         counts = self.rng.multinomial(self.pulls, pi).astype(np.float64)
         self.last_counts, self.last_pi, self.last_accuracy = counts, pi, accuracy.copy()
-        return self.weights(counts)
+        return self.weights(counts / self.pulls)
 
     def state_dict(self) -> dict[str, Any]:
         def arr(x):

@@ -54,6 +54,8 @@ class LearningProgressAgent(SkillListAgent):
             raise ValueError(f"Expected a positive temperature, got {temperature}.")
         self.window, self.absolute, self.temperature, self.epsilon = window, absolute, temperature, epsilon
         self.top_k = top_k if top_k is not None else max(1, self.n_skills // 3)
+        if not 1 <= self.top_k <= self.n_skills:
+            raise ValueError(f"Expected top_k in [1, {self.n_skills}], got {top_k!r}.")
         self.history: list[np.ndarray] = []
 
     def reset(self, seed: int | None = None) -> None:

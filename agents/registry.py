@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import gymnasium as gym
 
-from datagym.errors import UnknownNameError
+from datagym.errors import ConfigError, UnknownNameError
 from datagym.registration import load_object
 
 AGENTS: dict[str, str] = {
@@ -37,10 +38,21 @@ def agent_class(name: str) -> type:
     return cls
 
 
+def agent_options(cls: type) -> list[str] | None:
+    """The keyword options ``cls`` takes besides its spaces (None: it takes any)."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    skip = {"self", "action_space", "observation_space"}
+    return sorted(p.name for p in params if p.name not in skip and p.kind is not inspect.Parameter.VAR_POSITIONAL)
+
+
 def make_agent(name: str, env: gym.Env, **options: Any):
     """Build agent ``name`` for ``env``'s spaces, with its keyword options."""
     cls = agent_class(name)
-    try:
-        return cls(env.action_space, env.observation_space, **options)
-    except TypeError as exc:
-        raise UnknownNameError(f"Agent {name!r} does not take options {sorted(options)}: {exc}") from None
+    accepted = agent_options(cls)
+    if accepted is not None:
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ConfigError(f"Unknown option(s) {unknown} for agent {name!r}; expected some of {accepted}.")
+    return cls(env.action_space, env.observation_space, **options)

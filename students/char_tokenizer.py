@@ -17,6 +17,8 @@ class CharTokenizer:
     def __init__(self, alphabet: str = DEFAULT_ALPHABET) -> None:
         if len(set(alphabet)) != len(alphabet):
             raise ConfigError(f"Expected an alphabet without repeated characters, got {alphabet!r}.")
+        if "=" not in alphabet:
+            raise ConfigError(f"Expected an alphabet containing '=' (it ends every prompt), got {alphabet!r}.")
         self.alphabet = alphabet
         self._ids = {ch: i + 4 for i, ch in enumerate(alphabet)}
         self._chars = {i: ch for ch, i in self._ids.items()}

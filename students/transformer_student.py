@@ -34,6 +34,7 @@ class TransformerStudentConfig:
     weight_decay: float = 0.0  # AdamW weight decay
     batch_size: int = 16  # examples per optimiser update
     epochs: int = 8  # passes over each step's new data (continual) or over all data (retrain)
+    replay: float = 0.0  # continual: also train on this many old examples per new one (a replay sample)
     mode: str = "continual"  # continual | retrain
     max_new_tokens: int = 8  # longest answer the student can write
     eval_batch_size: int = 1024  # questions decoded together
@@ -45,15 +46,18 @@ class TransformerStudentConfig:
             raise ConfigError(f"Expected student mode one of {TRAINING_MODES}, got {self.mode!r}.")
         for name in ("n_layer", "n_embd", "n_head", "batch_size", "epochs", "max_new_tokens", "eval_batch_size"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"Expected student {name} to be a positive integer, got {value!r}.")
         if self.n_embd % self.n_head:
             raise ConfigError(
                 f"Expected n_embd divisible by n_head, got n_embd={self.n_embd}, n_head={self.n_head}."
             )
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (lr > 0 and math.isfinite(lr)):
             raise ConfigError(f"Expected a positive learning_rate, got {self.learning_rate!r}.")
-        if not isinstance(self.torch_threads, int) or self.torch_threads < 0:
+        if not (isinstance(self.replay, (int, float)) and 0 <= self.replay < math.inf):
+            raise ConfigError(f"Expected replay >= 0 (old examples per new one), got {self.replay!r}.")
+        if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, int) or self.torch_threads < 0:
             raise ConfigError(f"Expected torch_threads >= 0, got {self.torch_threads!r}.")
 
     @classmethod
@@ -160,13 +164,14 @@ class TransformerStudent(Student):
         assert self.optimizer is not None
         self._set_threads()
         examples = list(examples)
-        self._seen.extend(examples)
+        old = self._seen
+        self._seen = old + examples
         if self.mode == "retrain":
             model.load_state_dict(self._initial_weights)
             self.optimizer = self._new_optimizer()
             data = self._seen
         else:
-            data = examples
+            data = examples + self._replay_sample(old, len(examples))
         if not data:
             return {"loss": float("nan"), "updates": 0.0}
         model.train()
@@ -183,6 +188,13 @@ class TransformerStudent(Student):
                 total += float(loss.detach())
                 updates += 1
         return {"loss": total / updates, "updates": float(updates)}
+
+    def _replay_sample(self, old: list[Example], n_new: int) -> list[Example]:
+        """``replay`` old examples per new one, drawn without replacement (continual mode)."""
+        k = min(len(old), int(round(self.config.replay * n_new)))
+        if k == 0:
+            return []
+        return [old[i] for i in self._rng.choice(len(old), size=k, replace=False)]
 
     # -- inference --------------------------------------------------------------------------
     @torch.inference_mode()
@@ -247,12 +259,13 @@ class TransformerStudent(Student):
                 f"Expected a state saved by a student with config {asdict(self.config)}, "
                 f"got one saved with {state.get('config')}."
             )
-        self.model = LlamaForCausalLM(self._model_config())
+        with torch.random.fork_rng(devices=[]):
+            self.model = LlamaForCausalLM(self._model_config())
         self.model.load_state_dict(state["model"])
         self.model.train()
         self._initial_weights = copy.deepcopy(state["initial_model"])
         self.optimizer = self._new_optimizer()
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
         self._seen = [Example.from_json(d) for d in state["seen"]]
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = copy.deepcopy(state["rng"])
