@@ -88,6 +88,10 @@ class RunDirectory:
         return self.path / "data"
 
     def create(self, config: dict, overwrite: bool = False) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirectoryError(
+                f"Expected {str(self.path)!r} to be a directory or not to exist; it is a file. Pick another --out."
+            )
         if self.path.exists() and any(self.path.iterdir()):
             if not overwrite:
                 raise RunDirectoryError(

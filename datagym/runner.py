@@ -52,9 +52,10 @@ def run_episode(
     With ``out_dir`` the episode is recorded as a run directory (see ``datagym.run_dir``).
     ``on_step`` is called with each step's record (the CLI draws its table with it).
     """
+    config = config if config is not None else {"seed": seed}
     run_dir = RunDirectory(out_dir) if out_dir is not None else None
     if run_dir is not None:
-        run_dir.create(config or {"seed": seed}, overwrite=overwrite)
+        run_dir.create(config, overwrite=overwrite)
 
     started = time.perf_counter()
     obs, info = env.reset(seed=seed)
@@ -86,7 +87,7 @@ def run_episode(
     final = info if "student/test_macro_accuracy" in info else {**info, **env.unwrapped.test_metrics()}
     summary = summarize(records, curve, final, time.perf_counter() - started)
     if run_dir is not None:
-        run_dir.write_summary({**(config or {}), **summary})
+        run_dir.write_summary({**config, **summary})
     return summary
 
 

@@ -34,6 +34,11 @@ class Student(ABC):
         """The student's answer to each question."""
 
     @abstractmethod
+    def loss(self, examples: Sequence[Example]) -> list[float]:
+        """Per example, the mean negative log-likelihood (nats per answer token) of the gold
+        answer given the question: a graded score that moves before exact-match accuracy does."""
+
+    @abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly where it is (weights, optimizer, RNG, data)."""
 

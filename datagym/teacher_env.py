@@ -50,6 +50,7 @@ class TeacherEnv(gym.Env):
         self._test = self.task.heldout("test")
         # Episode state, set by reset().
         self.accuracy = np.zeros(len(self.skill_names))
+        self.loss = np.zeros(len(self.skill_names))
         self.examples_seen = np.zeros(len(self.skill_names), dtype=np.int64)
         self.budget_left = self.config.total_budget
         self.steps = 0
@@ -84,6 +85,7 @@ class TeacherEnv(gym.Env):
         info = {
             "student/accuracy": self._per_skill(self.accuracy),
             "student/macro_accuracy": float(self.accuracy.mean()),
+            "student/loss": self._per_skill(self.loss),
             "teacher/budget_left": self.budget_left,
             "time/evaluate": time.perf_counter() - t0,
         }
@@ -125,13 +127,14 @@ class TeacherEnv(gym.Env):
         self.last_examples = examples
         reward = float(self.accuracy.mean()) - previous
         terminated = self.budget_left <= 0
-        limit = self.spec.max_episode_steps if self.spec is not None else None
+        limit = self._step_limit()
         episode_ends = terminated or (limit is not None and self.steps >= limit)
 
         verdicts = Counter(ex.verdict for ex in examples)
         info: dict[str, Any] = {
             "student/accuracy": self._per_skill(self.accuracy),
             "student/macro_accuracy": float(self.accuracy.mean()),
+            "student/loss": self._per_skill(self.loss),
             "student/train_loss": float(train_stats.get("loss", float("nan"))),
             "teacher/requested": {k: int(v) for k, v in plan.counts.items() if v},
             "teacher/generated": len(examples),
@@ -151,6 +154,16 @@ class TeacherEnv(gym.Env):
             self._needs_reset = True
         info["time/step"] = time.perf_counter() - t_start
         return self._observation(), reward, terminated, False, self._strip_timings(info)
+
+    def _step_limit(self) -> int | None:
+        # gymnasium.make hands the limit to its TimeLimit wrapper and clears it on the env's own
+        # spec, so read the registered one (the env reports test scores when the wrapper stops it).
+        if self.spec is None:
+            return None
+        if self.spec.max_episode_steps is not None:
+            return self.spec.max_episode_steps
+        registered = gym.registry.get(self.spec.id)
+        return registered.max_episode_steps if registered is not None else None
 
     def _strip_timings(self, info: dict[str, Any]) -> dict[str, Any]:
         # Wall-clock seconds can never repeat exactly; with timings off, info is deterministic
@@ -190,6 +203,12 @@ class TeacherEnv(gym.Env):
                 records.append({"skill": ex.skill, "question": ex.question, "prediction": pred, "gold": ex.answer, "correct": ok})
         if keep_records:
             self.last_validation = records
+            # The graded score next to exact match: mean answer NLL per skill.
+            losses = self.student.loss([ex for _, ex in items])
+            per_skill = np.zeros(len(self.skill_names))
+            for (i, _), value in zip(items, losses):
+                per_skill[i] += value
+            self.loss = per_skill / np.maximum(totals, 1)
         return correct / np.maximum(totals, 1)
 
     def _per_skill(self, values: np.ndarray) -> dict[str, float]:

@@ -64,6 +64,10 @@ class SkillTree:
     @classmethod
     def from_families(cls, root: str, families: dict[str, list[Skill]]) -> "SkillTree":
         """Build root -> family -> leaf skills, the shape most tasks have."""
+        names = [root, *families, *(s.name for skills in families.values() for s in skills)]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ValueError(f"skill name {name!r} appears twice in the tree")
         nodes: dict[str, Skill] = {root: Skill(root)}
         children: dict[str, tuple[str, ...]] = {root: tuple(families)}
         for family, skills in families.items():

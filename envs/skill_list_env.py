@@ -12,9 +12,14 @@ from datagym.errors import InvalidActionError
 from datagym.teacher_env import TeacherEnv
 
 
+#: the observation's loss is clipped here (an untrained student scores about 3.4 nats)
+MAX_LOSS = 100.0
+
+
 def allocate(weights: np.ndarray, total: int) -> np.ndarray:
     """Split ``total`` examples in proportion to ``weights`` (largest remainder, ties to the
     lower index), so the counts always sum to exactly ``total``."""
+    weights = weights / weights.max()  # a sum of huge weights must not overflow to inf
     share = weights / weights.sum() * total
     counts = np.floor(share).astype(np.int64)
     remainder = int(total - counts.sum())
@@ -39,7 +44,10 @@ class SkillListEnv(TeacherEnv):
     - ``examples_seen``: ``Box(0, total_budget, (n_skills,), float32)``, accepted training
       examples per skill so far this episode;
     - ``budget_left``: ``Box(0, total_budget, (1,), float32)``, examples the teacher may still
-      generate.
+      generate;
+    - ``loss``: ``Box(0, 100, (n_skills,), float32)``, the student's mean validation loss per
+      skill (negative log-likelihood of the gold answer, nats per answer token): a graded
+      score that shows progress before exact-match accuracy moves.
     Skill order is ``env.unwrapped.skill_names``.
 
     ## Action
@@ -59,7 +67,8 @@ class SkillListEnv(TeacherEnv):
     step ``info`` also holds ``student/test_accuracy`` and ``student/test_macro_accuracy``.
 
     ## Info
-    ``student/accuracy`` (per skill), ``student/macro_accuracy``, ``student/train_loss``,
+    ``student/accuracy`` (per skill), ``student/macro_accuracy``, ``student/loss`` (per skill),
+    ``student/train_loss``,
     ``teacher/requested`` (per skill), ``teacher/generated``, ``teacher/accepted``,
     ``teacher/rejected`` (reason -> count), ``teacher/budget_left``, ``time/generate``,
     ``time/verify``, ``time/train``, ``time/evaluate``, ``time/step``.
@@ -79,7 +88,7 @@ class SkillListEnv(TeacherEnv):
     >>> obs, info = env.reset(seed=0)
     >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     >>> sorted(obs)
-    ['accuracy', 'budget_left', 'examples_seen']
+    ['accuracy', 'budget_left', 'examples_seen', 'loss']
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -92,6 +101,7 @@ class SkillListEnv(TeacherEnv):
                 "accuracy": spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32),
                 "examples_seen": spaces.Box(0.0, total, shape=(n,), dtype=np.float32),
                 "budget_left": spaces.Box(0.0, total, shape=(1,), dtype=np.float32),
+                "loss": spaces.Box(0.0, MAX_LOSS, shape=(n,), dtype=np.float32),
             }
         )
 
@@ -125,4 +135,5 @@ class SkillListEnv(TeacherEnv):
             "accuracy": self.accuracy.astype(np.float32),
             "examples_seen": self.examples_seen.astype(np.float32),
             "budget_left": np.array([self.budget_left], dtype=np.float32),
+            "loss": np.clip(self.loss, 0.0, MAX_LOSS).astype(np.float32),
         }

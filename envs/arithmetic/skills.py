@@ -94,7 +94,8 @@ def sub_negative(rng, d):
 
 
 def mul_1digit(rng, d):
-    a, b = _int(rng, 2, _scaled(10, 99, d)), _int(rng, 2, 9)
+    # 10 is left out: ``10*b`` belongs to mul_by_10.
+    a, b = _retry(rng, lambda: (_int(rng, 2, _scaled(10, 99, d)), _int(rng, 2, 9)), lambda a, b: a != 10)
     return f"{a}*{b}", str(a * b)
 
 
@@ -104,8 +105,8 @@ def mul_by_10(rng, d):
 
 
 def mul_2digit(rng, d):
-    hi = _scaled(10, 99, d)
-    a, b = _int(rng, 10, hi), _int(rng, 10, hi)
+    hi = _scaled(11, 99, d)
+    a, b = _int(rng, 11, hi), _int(rng, 11, hi)  # 10 is mul_by_10's
     return f"{a}*{b}", str(a * b)
 
 

@@ -1,0 +1,53 @@
+"""TeacherEnv guards that no Skill-List action can reach: plans over the budget, reset state."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from datagym.engine import Plan
+from datagym.envs.skill_list_env import SkillListEnv
+from datagym.errors import InvalidActionError
+
+
+@pytest.fixture
+def env(fast_env_kwargs):
+    return SkillListEnv(timings=False, **fast_env_kwargs)
+
+
+def test_a_plan_over_the_budget_left_is_refused_and_changes_nothing(env, monkeypatch):
+    env.reset(seed=0)
+    rng_state = env.np_random.bit_generator.state
+    monkeypatch.setattr(env, "_plan_from_action", lambda action: Plan(counts={"add_carry": 97}))
+    expected = "Expected a plan of at most 96 examples (the budget left), got 97."
+    with pytest.raises(InvalidActionError, match=re.escape(expected)):
+        env.step(None)
+    assert env.budget_left == 96 and env.steps == 0
+    assert env.np_random.bit_generator.state == rng_state
+    monkeypatch.setattr(env, "_plan_from_action", lambda action: Plan(counts={"add_carry": 96}))
+    _, _, terminated, _, info = env.step(None)
+    assert terminated and info["teacher/budget_left"] == 0
+
+
+def test_reset_clears_the_episode(env):
+    env.reset(seed=0)
+    env.step(np.ones(len(env.skill_names)))
+    assert env.examples_seen.sum() > 0 and env.last_examples
+    obs, info = env.reset(seed=1)
+    assert env.examples_seen.sum() == 0 and env.last_examples == [] and env.steps == 0
+    assert env.budget_left == env.config.total_budget
+    assert {"student/accuracy", "student/macro_accuracy", "teacher/budget_left"} <= set(info)
+    assert not [k for k in info if k.startswith("time/")]  # timings off
+    assert len(env.last_validation) == sum(len(v) for v in env.task.heldout("validation").values())
+
+
+def test_validation_records_describe_each_question(env):
+    env.reset(seed=0)
+    record = env.last_validation[0]
+    assert set(record) == {"skill", "question", "prediction", "gold", "correct"}
+    by_skill = {}
+    for r in env.last_validation:
+        by_skill.setdefault(r["skill"], []).append(r["correct"])
+    np.testing.assert_allclose(env.accuracy, [np.mean(by_skill[s]) for s in env.skill_names])
