@@ -60,6 +60,7 @@ def run_episode(
     started = time.perf_counter()
     obs, info = env.reset(seed=seed)
     agent.reset(seed)
+    initial_accuracy = dict(info.get("student/accuracy", {}))
     records: list[dict] = []
     curve = [float(info["student/macro_accuracy"])]
     terminated = truncated = False
@@ -86,6 +87,7 @@ def run_episode(
 
     final = info if "student/test_macro_accuracy" in info else {**info, **env.unwrapped.test_metrics()}
     summary = summarize(records, curve, final, time.perf_counter() - started)
+    summary["initial_accuracy"] = initial_accuracy
     if run_dir is not None:
         run_dir.write_summary({**config, **summary})
     return summary
