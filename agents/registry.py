@@ -15,11 +15,12 @@ AGENTS: dict[str, str] = {
     "random": "datagym.agents.simple_teachers:RandomAgent",
     "uniform": "datagym.agents.simple_teachers:UniformAgent",
     "weakest_skill": "datagym.agents.simple_teachers:WeakestSkillAgent",
+    "proximal_skill": "datagym.agents.proximal_skill:ProximalSkillAgent",
     "learning_progress": "datagym.agents.learning_progress:LearningProgressAgent",
     "exp3s": "datagym.agents.exp3s:Exp3SAgent",
 }
 
-DEFAULT_AGENT = "learning_progress"
+DEFAULT_AGENT = "proximal_skill"
 
 
 def agent_class(name: str) -> type:

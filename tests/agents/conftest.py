@@ -18,16 +18,23 @@ def skill_list_spaces(n_skills: int, total_budget: float = 96.0) -> tuple[spaces
             "accuracy": spaces.Box(0.0, 1.0, shape=(n_skills,), dtype=np.float32),
             "examples_seen": spaces.Box(0.0, total_budget, shape=(n_skills,), dtype=np.float32),
             "budget_left": spaces.Box(0.0, total_budget, shape=(1,), dtype=np.float32),
+            "loss": spaces.Box(0.0, 100.0, shape=(n_skills,), dtype=np.float32),
         }
     )
     return action, observation
 
 
-def observation(accuracy, examples_seen=None, budget_left: float = 96.0) -> dict[str, np.ndarray]:
-    """A hand-made Skill-List observation."""
+def observation(accuracy, examples_seen=None, budget_left: float = 96.0, loss=None) -> dict[str, np.ndarray]:
+    """A hand-made Skill-List observation (loss defaults to 1 - accuracy, a graded stand-in)."""
     accuracy = np.asarray(accuracy, dtype=np.float32)
     seen = np.zeros_like(accuracy) if examples_seen is None else np.asarray(examples_seen, dtype=np.float32)
-    return {"accuracy": accuracy, "examples_seen": seen, "budget_left": np.array([budget_left], dtype=np.float32)}
+    loss = 1.0 - accuracy if loss is None else np.asarray(loss, dtype=np.float32)
+    return {
+        "accuracy": accuracy,
+        "examples_seen": seen,
+        "budget_left": np.array([budget_left], dtype=np.float32),
+        "loss": loss.astype(np.float32),
+    }
 
 
 @pytest.fixture(scope="session")

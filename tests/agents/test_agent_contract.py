@@ -18,8 +18,10 @@ def _observations(env, n=8):
     space = env.observation_space
     space.seed(123)
     edge = [
-        {"accuracy": np.zeros(k, np.float32), "examples_seen": np.zeros(k, np.float32), "budget_left": np.array([96.0], np.float32)},
-        {"accuracy": np.ones(k, np.float32), "examples_seen": np.full(k, 96.0, np.float32), "budget_left": np.array([0.0], np.float32)},
+        {"accuracy": np.zeros(k, np.float32), "examples_seen": np.zeros(k, np.float32),
+         "budget_left": np.array([96.0], np.float32), "loss": np.full(k, 3.0, np.float32)},
+        {"accuracy": np.ones(k, np.float32), "examples_seen": np.full(k, 96.0, np.float32),
+         "budget_left": np.array([0.0], np.float32), "loss": np.zeros(k, np.float32)},
     ]
     return edge + [space.sample() for _ in range(n - len(edge))]
 

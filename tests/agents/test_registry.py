@@ -84,7 +84,7 @@ def test_a_users_agent_in_their_own_package(tmp_path, monkeypatch, skill_list_en
 def test_an_unknown_name_lists_the_registered_agents(skill_list_env):
     expected = (
         r"Unknown agent 'smartest'; expected one of \['exp3s', 'learning_progress', 'no_teaching', "
-        r"'random', 'uniform', 'weakest_skill'\] or 'package.module:Class'\."
+        r"'proximal_skill', 'random', 'uniform', 'weakest_skill'\] or 'package.module:Class'\."
     )
     with pytest.raises(UnknownNameError, match=expected):
         make_agent("smartest", skill_list_env)
@@ -125,7 +125,7 @@ def test_an_unknown_option_is_a_config_error_listing_the_accepted_ones(skill_lis
     # ConfigError("Unknown ... option(s) [...]; expected some of [...]") for the same mistake.
     expected = (
         r"Unknown option\(s\) \['windows'\] for agent 'learning_progress'; expected some of "
-        r"\['absolute', 'epsilon', 'temperature', 'top_k', 'window'\]\."
+        r"\['absolute', 'draws', 'epsilon', 'optimism', 'signal', 'temperature', 'window'\]\."
     )
     with pytest.raises(ConfigError, match=expected):
         make_agent("learning_progress", skill_list_env, windows=3)
