@@ -213,9 +213,9 @@ def test_continual_training_on_nothing_changes_nothing(fast_student_options):
 
 def test_continual_trains_only_on_the_new_data(fast_student_options, make_examples):
     first, second = make_examples("add_carry", 64, seed=1), make_examples("add_carry", 48, seed=2)
-    student = _student(fast_student_options, epochs=2)
+    student = _student(fast_student_options, epochs=2, replay=0.0)
     student.train(first)
-    alone = _student(fast_student_options, epochs=2)
+    alone = _student(fast_student_options, epochs=2, replay=0.0)
     assert student.train(second)["updates"] == alone.train(second)["updates"]
 
 
@@ -247,7 +247,7 @@ def test_retrain_starts_from_the_initial_weights_on_all_data_so_far(fast_student
 def test_retrain_makes_more_updates_as_data_accumulates(fast_student_options, make_examples):
     data = make_examples("add_carry", 64)
     retrain = _student(fast_student_options, mode="retrain")
-    continual = _student(fast_student_options, mode="continual")
+    continual = _student(fast_student_options, mode="continual", replay=0.0)
     for _ in range(2):
         retrain_updates = retrain.train(data)["updates"]
         continual_updates = continual.train(data)["updates"]
@@ -332,7 +332,7 @@ def test_replay_mixes_old_examples_into_continual_training(fast_student_options,
     # Replay never repeats an example within a call: at most every old example is replayed.
     greedy = _student(fast_student_options, replay=50.0)
     greedy.train(first)
-    everything = _student(fast_student_options)
+    everything = _student(fast_student_options, replay=0.0)
     everything.train(first)
     assert greedy.train(second)["updates"] == everything.train(first + second)["updates"]
 
