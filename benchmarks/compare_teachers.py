@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--env", default=datagym.DEFAULT_ENV_ID)
     parser.add_argument("--agents", nargs="+", default=["no_teaching", "random", "uniform", "weakest_skill", "learning_progress", "exp3s"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed + seeds - 1")
     parser.add_argument("--env-options", default="{}", help="JSON dict of env options")
     parser.add_argument("--agent-options", default="{}", help='JSON {agent: {option: value}}')
     parser.add_argument("--workers", type=int, default=1, help="episodes run in parallel (one torch thread each)")
@@ -36,7 +37,7 @@ def main() -> None:
 
     scores: dict[str, list[float]] = {name: [] for name in args.agents}
     started = time.perf_counter()
-    jobs = [(args.env, options, name, agent_options.get(name, {}), seed) for name in args.agents for seed in range(args.seeds)]
+    jobs = [(args.env, options, name, agent_options.get(name, {}), seed) for name in args.agents for seed in range(args.first_seed, args.first_seed + args.seeds)]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for (_, _, name, _, seed), summary in zip(jobs, pool.map(run_one, jobs)):
             scores[name].append(summary["test_macro_accuracy"])

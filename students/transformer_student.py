@@ -34,7 +34,7 @@ class TransformerStudentConfig:
     weight_decay: float = 0.0  # AdamW weight decay
     batch_size: int = 16  # examples per optimiser update
     epochs: int = 8  # passes over each step's new data (continual) or over all data (retrain)
-    replay: float = 0.0  # continual: also train on this many old examples per new one (a replay sample)
+    replay: float = 1.0  # continual: also train on this many old examples per new one (a replay sample)
     mode: str = "continual"  # continual | retrain
     max_new_tokens: int = 8  # longest answer the student can write
     eval_batch_size: int = 1024  # questions decoded together
@@ -195,6 +195,33 @@ class TransformerStudent(Student):
         if k == 0:
             return []
         return [old[i] for i in self._rng.choice(len(old), size=k, replace=False)]
+
+    @torch.inference_mode()
+    def loss(self, examples: Sequence[Example]) -> list[float]:
+        model = self._require_model()
+        self._set_threads()
+        model.eval()
+        encoded = [self._encode_example(ex) for ex in examples]
+        by_length: dict[int, list[int]] = {}
+        for i, (seq, _) in enumerate(encoded):
+            by_length.setdefault(len(seq), []).append(i)
+        losses = [0.0] * len(encoded)
+        for idx_all in by_length.values():
+            for start in range(0, len(idx_all), self.config.eval_batch_size):
+                idx = idx_all[start : start + self.config.eval_batch_size]
+                ids = torch.tensor([encoded[i][0] for i in idx], dtype=torch.long)
+                labels = ids.clone()
+                for row, i in enumerate(idx):
+                    labels[row, : encoded[i][1]] = -100
+                logits = model(input_ids=ids).logits[:, :-1]
+                nll = torch.nn.functional.cross_entropy(
+                    logits.transpose(1, 2), labels[:, 1:], ignore_index=-100, reduction="none"
+                )
+                per_example = nll.sum(1) / (labels[:, 1:] != -100).sum(1)
+                for i, value in zip(idx, per_example.tolist()):
+                    losses[i] = float(value)
+        model.train()
+        return losses
 
     # -- inference --------------------------------------------------------------------------
     @torch.inference_mode()

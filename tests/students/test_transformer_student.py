@@ -352,3 +352,21 @@ def test_replay_is_deterministic_and_resumes(fast_student_options, make_examples
 def test_replay_must_be_a_non_negative_number(replay):
     with pytest.raises(ConfigError, match=rf"Expected replay >= 0 \(old examples per new one\), got {replay!r}\."):
         TransformerStudent(replay=replay)
+
+
+# -- validation loss ------------------------------------------------------------------------------
+
+
+def test_loss_is_per_example_falls_with_training_and_changes_nothing(fast_student_options, make_examples):
+    data = make_examples("add_no_carry", 64)
+    student = _student(fast_student_options, epochs=3)
+    before = student.loss(data[:10])
+    assert len(before) == 10 and all(v > 0 for v in before)
+    # An untrained student spreads probability over the vocabulary: about ln(vocab) nats.
+    assert abs(np.mean(before) - np.log(student.tokenizer.vocab_size)) < 1.0
+    weights = {k: v.clone() for k, v in student.model.state_dict().items()}
+    assert student.loss(data[:10]) == before  # deterministic, and no training happened
+    assert all(torch.equal(weights[k], v) for k, v in student.model.state_dict().items())
+    student.train(data)
+    assert np.mean(student.loss(data[:10])) < np.mean(before) - 0.5
+    assert student.loss([]) == []
