@@ -1,72 +1,129 @@
-"""Plots of a run directory: per-skill validation accuracy over steps, and the reward curve.
+"""Plots of a run: per-skill validation accuracy over steps, and reward with the accuracy curve.
 
-Uses matplotlib's object API on the Agg backend (no pyplot state, no display needed).
+Every function takes plain data (the records of ``steps.jsonl``, the summary's curve) and a
+path, writes one PNG and returns its path. Figures are built with matplotlib's object API on
+the Agg canvas: no pyplot, so no global figure state, no display needed, safe in threads.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+#: above this many steps the heatmap drops its per-cell numbers (they would overlap)
+MAX_ANNOTATED_STEPS = 25
+#: the widest a figure grows, in inches, however many steps a run has
+MAX_WIDTH = 16.0
 
 
-def accuracy_matrix(steps: list[dict], skills: list[str], initial: dict[str, float] | None = None) -> np.ndarray:
-    """Rows: skills; columns: steps (column 0 is the reset accuracy when ``initial`` is given)."""
-    columns = ([initial] if initial is not None else []) + [s.get("student/accuracy", {}) for s in steps]
-    return np.array([[float(col.get(skill, np.nan)) for col in columns] for skill in skills])
+def accuracy_matrix(steps: Sequence[dict], skills: Sequence[str], initial: dict[str, float] | None = None) -> np.ndarray:
+    """Rows: skills; columns: steps (column 0 is the reset accuracy when ``initial`` is given).
+
+    A skill missing from a step is NaN (drawn blank), never a silent zero.
+    """
+    columns = ([initial] if initial is not None else []) + [s.get("student/accuracy") or {} for s in steps]
+    values = [[col.get(skill) for col in columns] for skill in skills]
+    return np.array([[np.nan if v is None else float(v) for v in row] for row in values], dtype=float).reshape(
+        len(skills), len(columns)
+    )
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
 
 
 def plot_accuracy_heatmap(
-    steps: list[dict], skills: list[str], path: str | Path, initial: dict[str, float] | None = None, title: str = ""
+    steps: Sequence[dict],
+    skills: Sequence[str],
+    path: str | Path,
+    initial: dict[str, float] | None = None,
+    title: str = "",
 ) -> Path:
-    """A skills x steps heatmap of validation accuracy, written to ``path``."""
+    """A skills x steps heatmap of validation accuracy, written to ``path``.
+
+    With ``initial`` (the per-skill accuracy at reset) the first column is step 0; without it
+    the columns are steps 1..N.
+    """
     matrix = accuracy_matrix(steps, skills, initial)
     first_step = 0 if initial is not None else 1
-    fig = Figure(figsize=(max(6.0, 0.5 * matrix.shape[1] + 3.5), max(3.0, 0.32 * len(skills) + 1.5)))
+    n_cols = matrix.shape[1]
+    annotate = n_cols <= MAX_ANNOTATED_STEPS
+    label_width = 0.075 * max((len(s) for s in skills), default=4)
+    width = min(MAX_WIDTH, max(6.0, (0.55 if annotate else 0.12) * n_cols + label_width + 2.5))
+    fig = Figure(figsize=(width, max(3.0, 0.32 * len(skills) + 1.6)), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    image = ax.imshow(matrix, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_yticks(range(len(skills)), labels=skills, fontsize=8)
-    xs = list(range(matrix.shape[1]))
-    ax.set_xticks(xs, labels=[str(first_step + x) for x in xs], fontsize=8)
-    ax.set_xlabel("step (0 = before any data)" if initial is not None else "step")
+    cmap = colormaps["viridis"].with_extremes(bad="lightgrey")
+    image = ax.imshow(matrix, aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_yticks(range(len(skills)), labels=list(skills), fontsize=8)
+    if annotate:
+        ax.set_xticks(range(n_cols), labels=[str(first_step + x) for x in range(n_cols)], fontsize=8)
+        for (row, col), value in np.ndenumerate(matrix):
+            if np.isfinite(value):
+                # viridis is dark below ~0.6: white text there, black above.
+                ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                        color="black" if value > 0.6 else "white")
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
+        ax.xaxis.set_major_formatter(lambda x, _pos: f"{int(round(x)) + first_step}")
+        ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("step (0 = at reset, before any data)" if initial is not None else "step")
     ax.set_title(title or "validation accuracy per skill", fontsize=10)
-    for (row, col), value in np.ndenumerate(matrix):
-        if np.isfinite(value):
-            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=6,
-                    color="black" if value > 0.6 else "white")
-    fig.colorbar(image, ax=ax, label="accuracy", fraction=0.04, pad=0.02)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    return path
+    fig.colorbar(image, ax=ax, label="validation accuracy", fraction=0.04, pad=0.02)
+    return _save(fig, path)
 
 
-def plot_rewards(steps: list[dict], curve: list[float] | None, path: str | Path, title: str = "") -> Path:
-    """Reward per step (bars) and macro validation accuracy (line), written to ``path``."""
-    rewards = [float(s.get("reward", 0.0)) for s in steps]
-    xs = np.arange(1, len(rewards) + 1)
-    fig = Figure(figsize=(7.0, 4.0))
+def plot_rewards(
+    steps: Sequence[dict],
+    curve: Sequence[float] | None,
+    path: str | Path,
+    title: str = "",
+    test_macro_accuracy: float | None = None,
+) -> Path:
+    """Macro validation accuracy over steps (top) and the reward of each step (bottom).
+
+    ``curve`` is the summary's ``validation_curve``: the reset accuracy then one value per
+    step (N + 1 values); a curve of N values (no reset value known) is drawn at steps 1..N.
+    ``test_macro_accuracy``, when given, is marked at the last step.
+    """
+    rewards = np.array([float(s.get("reward", 0.0)) for s in steps])
+    n = len(rewards)
+    curve = list(curve) if curve else [float(s.get("student/macro_accuracy", np.nan)) for s in steps]
+    curve_x = np.arange(n + 1 - len(curve), n + 1)
+    fig = Figure(figsize=(7.5, 5.0), layout="constrained")
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+
+    top.plot(curve_x, curve, color="tab:blue", marker="o" if n <= 40 else None, markersize=4,
+             label="macro validation accuracy")
+    highest = max([v for v in curve if np.isfinite(v)] + [0.0])
+    if test_macro_accuracy is not None:
+        top.scatter([n], [test_macro_accuracy], marker="*", s=140, color="tab:orange", zorder=3,
+                    label=f"test macro accuracy ({test_macro_accuracy:.3f})")
+        highest = max(highest, test_macro_accuracy)
+    top.set_ylim(0.0, max(0.05, 1.15 * highest))
+    top.set_ylabel("macro accuracy")
+    top.grid(axis="y", alpha=0.3)
+    top.legend(loc="upper left", fontsize=8, frameon=False)
+    top.set_title(title or "validation accuracy and reward", fontsize=10)
+
     colors = ["tab:green" if r >= 0 else "tab:red" for r in rewards]
-    ax.bar(xs, rewards, color=colors, alpha=0.75, label="reward (change in macro val. accuracy)")
-    ax.axhline(0.0, color="grey", linewidth=0.8)
-    ax.set_xlabel("step")
-    ax.set_ylabel("reward")
-    ax.set_xticks(xs)
-    twin = ax.twinx()
-    if curve:
-        twin.plot(np.arange(len(curve)), curve, color="tab:blue", marker="o", label="macro validation accuracy")
-    twin.set_ylabel("macro validation accuracy")
-    twin.set_ylim(0.0, max(0.05, 1.1 * max(curve or [0.0])))
-    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
-    ax.legend(handles, labels, loc="upper left", fontsize=8)
-    ax.set_title(title or "reward and validation accuracy", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    return path
+    bottom.bar(np.arange(1, n + 1), rewards, color=colors, alpha=0.8)
+    bottom.axhline(0.0, color="grey", linewidth=0.8)
+    bottom.set_ylabel("reward\n(change in macro val. acc.)", fontsize=9)
+    bottom.set_xlabel("step")
+    bottom.grid(axis="y", alpha=0.3)
+    if n + 1 <= 30:
+        bottom.set_xticks(range(curve_x[0], n + 1))
+    else:
+        bottom.xaxis.set_major_locator(MaxNLocator(nbins=15, integer=True))
+    return _save(fig, path)
