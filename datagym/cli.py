@@ -5,39 +5,55 @@
     datagym list
     datagym plot runs/u3
 
-Only this module prints; the library logs through ``logging``.
+Only this module prints; the library logs through ``logging``. Bad input is one line on
+stderr and exit code 2, found before anything is written.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import logging
+import math
+import shlex
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
-
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import Any, Iterator, Optional
 
 import gymnasium as gym
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
 import datagym
-from datagym.errors import DatagymError
-from datagym.registration import DEFAULT_ENV_ID, ENVS
+from datagym.agents.registry import AGENTS, DEFAULT_AGENT, agent_class, make_agent
+from datagym.env_config import EnvConfig
+from datagym.errors import DatagymError, RunDirectoryError
+from datagym.registration import DEFAULT_ENV_ID, ENVS, env_ids, load_object
+from datagym.run_dir import RunDirectory
 
 app = typer.Typer(
     help="datagym: a Gymnasium-style gym for data-generation (teacher) agents.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-console = Console()
-errors = Console(stderr=True)
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
 
 
 class UsageError(Exception):
     """Bad input from the command line: printed as one line, exit code 2."""
+
+
+def _fail(message: str) -> None:
+    errors.print(Text("error: ", style="bold red") + Text(message), soft_wrap=True)
+    raise typer.Exit(code=2)
 
 
 def _json_option(flag: str, text: Optional[str]) -> dict:
@@ -52,192 +68,356 @@ def _json_option(flag: str, text: Optional[str]) -> dict:
     return value
 
 
-def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+def _env_options(
+    env_options: Optional[str],
+    total_budget: Optional[int],
+    step_budget: Optional[int],
+    student_options: Optional[str],
+    task_options: Optional[str],
+) -> dict:
+    """``--env-options`` with the dedicated flags on top (a flag wins over the same key)."""
+    options = _json_option("--env-options", env_options)
+    for key, value in (
+        ("total_budget", total_budget),
+        ("step_budget", step_budget),
+        ("student_options", _json_option("--student-options", student_options) if student_options else None),
+        ("task_options", _json_option("--task-options", task_options) if task_options else None),
+    ):
+        if value is not None:
+            options[key] = value
+    return options
+
+
+def _check_env_id(env_id: str) -> None:
+    if env_id in env_ids():
+        return
+    if env_id not in gym.registry:
+        raise UsageError(f"--env: unknown env {env_id!r}; expected one of: {', '.join(env_ids())}.")
+    # Another package's env registered with Gymnasium: fine if it is a datagym TeacherEnv.
+    from datagym.teacher_env import TeacherEnv
+
+    entry_point = gym.registry[env_id].entry_point
+    cls = load_object(entry_point) if isinstance(entry_point, str) else entry_point
+    if not (isinstance(cls, type) and issubclass(cls, TeacherEnv)):
+        raise UsageError(f"--env: expected a datagym env (one of: {', '.join(env_ids())}), got {env_id!r}.")
+
+
+def _check_out_dir(out: Path, overwrite: bool) -> None:
+    # RunDirectory.create makes the same checks; making them first saves building the env in vain.
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: expected a directory or a new path, got {str(out)!r}, which is a file.")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise UsageError(
+            f"--out: run directory {str(out)!r} already holds files; expected a new or empty "
+            f"directory. Pick another --out, or pass --overwrite."
+        )
 
 
 def _default_out(env_id: str, agent: str, seed: int) -> Path:
     short = env_id.split("/")[-1]
-    name = agent.split(":")[-1]
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{short}-{name}-seed{seed}-{stamp}"
+    name = agent.split(":")[-1].split(".")[-1]
+    base = Path("runs") / f"{short}-{name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, n = base, 1
+    while out.exists():  # two runs started in the same second
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
 
 
-def _step_table() -> Table:
-    table = Table(title="steps", title_justify="left", header_style="bold")
-    for column in ("step", "reward", "macro val acc", "accepted", "rejected", "train s", "eval s", "step s"):
-        table.add_column(column, justify="right")
-    return table
+@contextmanager
+def _logging_to_console(verbose: bool) -> Iterator[None]:
+    """Route log records to stderr through rich while a command runs, then put things back.
+
+    The library only logs; here its records print cleanly above the progress bar. Warnings
+    always show; datagym's INFO lines with --verbose. Restoring matters when the app runs
+    inside another process (tests, notebooks): their logging must not change under them.
+    """
+    root, ours = logging.getLogger(), logging.getLogger("datagym")
+    saved = (list(root.handlers), root.level, ours.level)
+    handler = RichHandler(console=errors, show_path=False, show_time=False, markup=False)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    ours.setLevel(logging.INFO if verbose else logging.WARNING)
+    try:
+        yield
+    finally:
+        root.handlers, root.level = saved[0], saved[1]
+        ours.setLevel(saved[2])
+
+
+# -- the per-step table, printed a row at a time as steps finish ------------------------------
+STEP_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("step", 4),
+    ("reward", 8),
+    ("macro val acc", 13),
+    ("accepted", 8),
+    ("rejected", 8),
+    ("train s", 7),
+    ("eval s", 6),
+)
+
+
+def step_header() -> Text:
+    return Text("  ".join(f"{name:>{width}}" for name, width in STEP_COLUMNS), style="bold")
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"  # None: the env was made with timings=False
+
+
+def step_row(record: dict[str, Any]) -> Text:
+    """One row of the step table from one record of ``steps.jsonl``."""
+    rejected = sum(int(n) for n in record.get("teacher/rejected", {}).values())
+    reward = float(record["reward"])
+    cells = (
+        (str(record["step"]), ""),
+        (f"{reward:+.4f}", "green" if reward > 0 else "red" if reward < 0 else ""),
+        (f"{record['student/macro_accuracy']:.4f}", ""),
+        (str(record.get("teacher/accepted", 0)), ""),
+        (str(rejected), "yellow" if rejected else ""),
+        (_seconds(record.get("time/train")), ""),
+        (_seconds(record.get("time/evaluate")), ""),
+    )
+    row = Text()
+    for i, ((value, style), (_, width)) in enumerate(zip(cells, STEP_COLUMNS)):
+        row.append(("  " if i else "") + f"{value:>{width}}", style=style or None)
+    return row
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"datagym {datagym.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """datagym: a Gymnasium-style gym for data-generation (teacher) agents."""
 
 
 @app.command()
 def run(
-    env: str = typer.Option(DEFAULT_ENV_ID, "--env", help="env id (see `datagym list`)"),
-    agent: Optional[str] = typer.Option(None, "--agent", help="agent name or package.module:Class [default: proximal_skill]"),
-    agent_options: Optional[str] = typer.Option(None, "--agent-options", help="agent options as JSON"),
-    seed: int = typer.Option(0, "--seed", help="episode seed (same seed, same trajectory)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run directory [default: runs/<env>-<agent>-seed<N>-<time>]"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing run directory"),
-    total_budget: Optional[int] = typer.Option(None, "--total-budget", help="examples per episode"),
-    step_budget: Optional[int] = typer.Option(None, "--step-budget", help="examples per step"),
-    student_options: Optional[str] = typer.Option(None, "--student-options", help='student options as JSON, e.g. \'{"epochs": 4}\''),
-    task_options: Optional[str] = typer.Option(None, "--task-options", help="task options as JSON"),
-    env_options: Optional[str] = typer.Option(None, "--env-options", help="any other env options as JSON"),
+    env: str = typer.Option(DEFAULT_ENV_ID, "--env", help="Env id (see `datagym list`)."),
+    agent: str = typer.Option(DEFAULT_AGENT, "--agent", help="Agent name (see `datagym list`) or package.module:Class."),
+    agent_options: Optional[str] = typer.Option(None, "--agent-options", help="Agent options as a JSON object."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Episode seed (same seed, same episode)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Run directory.", show_default="runs/<env>-<agent>-seed<N>-<time>"
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the files of an existing run directory."),
+    total_budget: Optional[int] = typer.Option(None, "--total-budget", help="Examples per episode.", show_default=f"{EnvConfig.total_budget}"),
+    step_budget: Optional[int] = typer.Option(None, "--step-budget", help="Examples per step.", show_default=f"{EnvConfig.step_budget}"),
+    student_options: Optional[str] = typer.Option(
+        None, "--student-options", help='Student options as a JSON object, e.g. \'{"epochs": 4}\'.'
+    ),
+    task_options: Optional[str] = typer.Option(None, "--task-options", help="Task options as a JSON object."),
+    env_options: Optional[str] = typer.Option(
+        None, "--env-options", help="Any env options as a JSON object; the flags above win over the same keys."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show datagym's log lines."),
 ) -> None:
     """Run one episode of a teacher and record it in a run directory."""
-    from datagym.agents import make_agent
-    from datagym.agents.registry import DEFAULT_AGENT
+    with _logging_to_console(verbose):
+        _run(env, agent, agent_options, seed, out, overwrite, total_budget, step_budget,
+             student_options, task_options, env_options, verbose)
+
+
+def _run(
+    env: str,
+    agent: str,
+    agent_options: Optional[str],
+    seed: int,
+    out: Optional[Path],
+    overwrite: bool,
+    total_budget: Optional[int],
+    step_budget: Optional[int],
+    student_options: Optional[str],
+    task_options: Optional[str],
+    env_options: Optional[str],
+    verbose: bool,
+) -> None:
     from datagym.runner import episode_config, run_episode
 
-    agent_name = agent or DEFAULT_AGENT
     try:
-        options = _json_option("--env-options", env_options)
-        for key, value in (
-            ("total_budget", total_budget),
-            ("step_budget", step_budget),
-            ("student_options", _json_option("--student-options", student_options) or None),
-            ("task_options", _json_option("--task-options", task_options) or None),
-        ):
-            if value is not None:
-                options[key] = value
+        options = _env_options(env_options, total_budget, step_budget, student_options, task_options)
         agent_kwargs = _json_option("--agent-options", agent_options)
-        if env not in gym.registry:
-            known = ", ".join(entry.id for entry in ENVS)
-            raise UsageError(f"--env: unknown env {env!r}; expected one of: {known}.")
+        _check_env_id(env)
+        if out is not None:
+            _check_out_dir(out, overwrite)
         # Build everything before the run directory exists: bad input leaves nothing behind.
         environment = gym.make(env, **options)
-        teacher = make_agent(agent_name, environment, **agent_kwargs)
-    except (UsageError, DatagymError, ValueError, TypeError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        _fail(str(message))
+        teacher = make_agent(agent, environment, **agent_kwargs)
+    except (UsageError, DatagymError, ValueError, TypeError) as exc:
+        _fail(str(exc))
         return
 
-    out_dir = out or _default_out(env, agent_name, seed)
-    config = episode_config(environment, agent_name, agent_kwargs, seed)
+    out_dir = out or _default_out(env, agent, seed)
+    config = episode_config(environment, agent, agent_kwargs, seed)
     unwrapped = environment.unwrapped
-    budget = unwrapped.config.total_budget
+    budget, per_step = unwrapped.config.total_budget, unwrapped.config.step_budget
+    max_steps = config.get("max_episode_steps")
+    planned = math.ceil(budget / per_step) if max_steps is None else min(math.ceil(budget / per_step), max_steps)
     console.print(
-        f"[bold]{env}[/]  agent [bold]{agent_name}[/]  seed {seed}  "
-        f"budget {budget} ({unwrapped.config.step_budget}/step)  -> {out_dir}",
-        highlight=False,
+        Text.assemble((env, "bold"), "  agent ", (agent, "bold"), f"  seed {seed}  budget {budget} examples, "
+                      f"{per_step} a step (~{planned} steps)"),
+        soft_wrap=True,
     )
-    table = _step_table()
+    console.print(Text.assemble("run directory: ", (str(out_dir), "cyan")), soft_wrap=True)
+    console.print(step_header())
+
     progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("examples"),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[spent]}/{task.fields[budget]} examples"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     )
-    task_id = progress.add_task("teaching", total=budget)
+    # The episode ends when the budget is spent or at the step limit, whichever comes first, so
+    # the bar shows the larger of the two fractions (a teacher that withholds data still moves it).
+    task_id = progress.add_task("step 1", total=1.0, spent=0, budget=budget)
+    finished: list[int] = []
 
     def on_step(record: dict[str, Any]) -> None:
-        rejected = sum(record.get("teacher/rejected", {}).values())
-        table.add_row(
-            str(record["step"]),
-            f"{record['reward']:+.4f}",
-            f"{record['student/macro_accuracy']:.4f}",
-            str(record.get("teacher/accepted", 0)),
-            str(rejected),
-            f"{record.get('time/train', 0.0):.2f}",
-            f"{record.get('time/evaluate', 0.0):.2f}",
-            f"{record.get('time/step', 0.0):.2f}",
-        )
-        progress.console.print(
-            f"step {record['step']:>3}  reward {record['reward']:+.4f}  "
-            f"macro val acc {record['student/macro_accuracy']:.4f}  "
-            f"accepted {record.get('teacher/accepted', 0)}  rejected {rejected}  "
-            f"train {record.get('time/train', 0.0):.2f}s  eval {record.get('time/evaluate', 0.0):.2f}s",
-            highlight=False,
-        )
-        progress.update(task_id, completed=budget - int(record.get("teacher/budget_left", 0)))
+        finished.append(record["step"])
+        progress.console.print(step_row(record))
+        spent = budget - int(record.get("teacher/budget_left", budget))
+        done = spent / budget
+        if max_steps:
+            done = max(done, record["step"] / max_steps)
+        last = record.get("terminated") or record.get("truncated")
+        description = "done" if last else f"step {record['step'] + 1}"
+        progress.update(task_id, completed=min(done, 1.0), spent=spent, description=description)
 
     try:
         with progress:
             summary = run_episode(
                 environment, teacher, seed=seed, out_dir=str(out_dir), config=config, overwrite=overwrite, on_step=on_step
             )
-    except DatagymError as exc:
+    except KeyboardInterrupt:
+        errors.print(f"interrupted after {len(finished)} finished step(s), recorded in {out_dir}", soft_wrap=True)
+        raise typer.Exit(code=130) from None
+    except RunDirectoryError as exc:
         _fail(str(exc))
         return
-    console.print(table)
+    except DatagymError as exc:
+        # Not bad flags but a failure mid-episode (say, a user's agent gave an invalid action):
+        # one line and exit 1; --verbose shows the traceback.
+        if verbose:
+            raise
+        errors.print(
+            Text("error: ", style="bold red")
+            + Text(f"step {len(finished) + 1} failed: {exc} (finished steps are in {out_dir}; "
+                   f"--verbose shows the traceback)"),
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1) from None
+
+    rejected = summary["examples_rejected"]
+    reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items()))
     console.print(
-        f"final test macro accuracy [bold]{summary['test_macro_accuracy']:.4f}[/]  "
-        f"(validation {summary['final_validation_macro_accuracy']:.4f}, "
-        f"{summary['steps']} steps, {summary['seconds']['total']:.1f}s)",
-        highlight=False,
+        Text.assemble(
+            "final test macro accuracy ",
+            (f"{summary['test_macro_accuracy']:.4f}", "bold"),
+            f"  (validation {summary['final_validation_macro_accuracy']:.4f} after {summary['steps']} steps, "
+            f"{summary['seconds']['total']:.1f} s)",
+        ),
+        soft_wrap=True,
     )
-    console.print(f"run directory: {out_dir}   plot it: datagym plot {out_dir}", highlight=False)
+    console.print(
+        f"examples: {summary['examples_generated']} generated, {summary['examples_accepted']} accepted, "
+        f"{sum(rejected.values())} rejected" + (f" ({reasons})" if reasons else ""),
+        soft_wrap=True,
+    )
+    console.print(Text.assemble("run directory: ", (str(out_dir), "cyan")), soft_wrap=True)
+    console.print(f"plot it:       datagym plot {shlex.quote(str(out_dir))}", soft_wrap=True)
+
+
+def _summary_line(obj: Any) -> str:
+    # obj.__doc__, not inspect.getdoc: a class without a docstring must not show its base's.
+    doc = inspect.cleandoc(obj.__doc__ or "") or inspect.getdoc(inspect.getmodule(obj)) or ""
+    # A docstring's summary can wrap over lines: take its first paragraph, rejoined.
+    return " ".join(doc.split("\n\n")[0].split())
 
 
 @app.command("list")
 def list_() -> None:
     """Show the registered envs and agents."""
-    from datagym.agents.registry import AGENTS, DEFAULT_AGENT, agent_class
-
     envs = Table(title="envs", title_justify="left", header_style="bold")
-    envs.add_column("id")
+    envs.add_column("id", no_wrap=True)
     envs.add_column("max steps", justify="right")
     envs.add_column("description")
     for entry in ENVS:
-        default = " (default)" if entry.id == DEFAULT_ENV_ID else ""
-        envs.add_row(entry.id + default, str(entry.max_episode_steps), entry.description)
+        envs.add_row(entry.id, str(entry.max_episode_steps), entry.description)
     console.print(envs)
 
     agents = Table(title="agents", title_justify="left", header_style="bold")
-    agents.add_column("name")
-    agents.add_column("class")
+    agents.add_column("name", no_wrap=True)
+    agents.add_column("class", no_wrap=True)
     agents.add_column("what it does")
     for name, path in AGENTS.items():
-        cls = agent_class(name)
-        doc = (cls.__doc__ or "").strip().splitlines()
-        module_doc = (__import__(cls.__module__, fromlist=["_"]).__doc__ or "").strip().splitlines()
-        line = doc[0] if doc else (module_doc[0] if module_doc else "")
-        default = " (default)" if name == DEFAULT_AGENT else ""
-        agents.add_row(name + default, path, line)
+        agents.add_row(name, path.rpartition(":")[2], _summary_line(agent_class(name)))
     console.print(agents)
-    console.print("Your own agent: --agent package.module:Class (a datagym.agents.Agent subclass).")
+    console.print(f"defaults: --env {DEFAULT_ENV_ID} --agent {DEFAULT_AGENT}", soft_wrap=True)
+    console.print("your own agent: --agent package.module:Class (a datagym.agents.Agent subclass)", soft_wrap=True)
 
 
 @app.command()
 def plot(
-    run_dir: Path = typer.Argument(..., help="a run directory written by `datagym run`"),
-    out: Optional[Path] = typer.Option(None, "--out", help="where to write the PNGs [default: RUN_DIR]"),
+    run_dir: Path = typer.Argument(..., help="A run directory written by `datagym run`."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the PNGs.", show_default="RUN_DIR"),
 ) -> None:
-    """Write accuracy_heatmap.png (per-skill accuracy over steps) and reward.png for a run."""
+    """Write accuracy_heatmap.png (per-skill validation accuracy over steps) and reward.png."""
     from datagym.plotting import plot_accuracy_heatmap, plot_rewards
-    from datagym.run_dir import RunDirectory
 
     directory = RunDirectory(run_dir)
     try:
-        if not run_dir.is_dir():
+        if not run_dir.exists():
             raise UsageError(f"RUN_DIR: expected a run directory, got {str(run_dir)!r}, which does not exist.")
+        if not run_dir.is_dir():
+            raise UsageError(f"RUN_DIR: expected a run directory, got {str(run_dir)!r}, which is a file.")
         config = directory.config()
-        steps = directory.steps() if directory.steps_path.exists() else []
+        steps = directory.steps()
+        summary = directory.summary()
     except (UsageError, DatagymError) as exc:
         _fail(str(exc))
+        return
+    except ValueError as exc:  # a hand-edited or foreign JSON file
+        _fail(f"RUN_DIR: expected the JSON files of a run directory in {str(run_dir)!r}; one does not parse: {exc}.")
+        return
+    if out is not None and out.exists() and not out.is_dir():
+        _fail(f"--out: expected a directory for the PNGs, got {str(out)!r}, which is a file.")
         return
     if not steps:
         _fail(f"RUN_DIR: expected at least one finished step in {str(directory.steps_path)!r}, found none.")
         return
-    summary = directory.summary() or {}
+
     skills = config.get("skills") or sorted(steps[0].get("student/accuracy", {}))
-    curve = summary.get("validation_curve") or [s["student/macro_accuracy"] for s in steps]
+    initial = (summary or {}).get("initial_accuracy") or None
+    curve = (summary or {}).get("validation_curve")
+    test = (summary or {}).get("test_macro_accuracy")
+    if summary is None:
+        errors.print(
+            f"note: {str(directory.summary_path)!r} is missing (the run did not finish): plotting "
+            f"steps 1..{len(steps)} without the accuracy at reset or the test score.",
+            soft_wrap=True,
+        )
     target = out or run_dir
-    target.mkdir(parents=True, exist_ok=True)
     title = f"{config.get('env_id', '')}  {config.get('agent', '')}  seed {config.get('seed', '')}"
-    heatmap = plot_accuracy_heatmap(
-        steps, skills, target / "accuracy_heatmap.png", initial=summary.get("initial_accuracy"), title=title
-    )
-    rewards = plot_rewards(steps, curve, target / "reward.png", title=title)
-    console.print(f"wrote {heatmap}\nwrote {rewards}", highlight=False)
+    written = [
+        plot_accuracy_heatmap(steps, skills, target / "accuracy_heatmap.png", initial=initial, title=title),
+        plot_rewards(steps, curve, target / "reward.png", title=title, test_macro_accuracy=test),
+    ]
+    for path in written:
+        console.print(f"wrote {path}", soft_wrap=True)
 
 
 def main() -> None:
-    app()
+    app(prog_name="datagym")
 
 
 if __name__ == "__main__":

@@ -63,19 +63,20 @@ def plot_accuracy_heatmap(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     cmap = colormaps["viridis"].with_extremes(bad="lightgrey")
-    image = ax.imshow(matrix, aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    # The extent puts column c at x = its step number, so x ticks are step numbers.
+    extent = (first_step - 0.5, first_step + n_cols - 0.5, len(skills) - 0.5, -0.5)
+    image = ax.imshow(matrix, aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest", extent=extent)
     ax.set_yticks(range(len(skills)), labels=list(skills), fontsize=8)
     if annotate:
-        ax.set_xticks(range(n_cols), labels=[str(first_step + x) for x in range(n_cols)], fontsize=8)
+        ax.set_xticks(range(first_step, first_step + n_cols))
         for (row, col), value in np.ndenumerate(matrix):
             if np.isfinite(value):
                 # viridis is dark below ~0.6: white text there, black above.
-                ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                ax.text(first_step + col, row, f"{value:.2f}", ha="center", va="center", fontsize=6,
                         color="black" if value > 0.6 else "white")
     else:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
-        ax.xaxis.set_major_formatter(lambda x, _pos: f"{int(round(x)) + first_step}")
-        ax.tick_params(axis="x", labelsize=8)
+    ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel("step (0 = at reset, before any data)" if initial is not None else "step")
     ax.set_title(title or "validation accuracy per skill", fontsize=10)
     fig.colorbar(image, ax=ax, label="validation accuracy", fraction=0.04, pad=0.02)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any, Callable
@@ -23,12 +24,20 @@ def _action_json(action: Any) -> Any:
     return action
 
 
+def _student_config(unwrapped: Any) -> dict:
+    config = getattr(getattr(unwrapped, "student", None), "config", None)
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
+
+
 def episode_config(env: gym.Env, agent_name: str, agent_options: dict, seed: int) -> dict:
     spec = env.spec or env.unwrapped.spec
     unwrapped = env.unwrapped
     return {
         "env_id": spec.id if spec is not None else type(unwrapped).__name__,
         "env_options": dict(spec.kwargs) if spec is not None else {},
+        # every setting the env ran with, defaults included, so old runs stay readable
+        "env_config": unwrapped.config.to_json() if hasattr(unwrapped, "config") else {},
+        "student_config": _student_config(unwrapped),
         "max_episode_steps": spec.max_episode_steps if spec is not None else None,
         "agent": agent_name,
         "agent_options": agent_options,
