@@ -20,7 +20,7 @@ import numpy as np
 
 from datagym.engine import Engine, Plan, ProceduralEngine
 from datagym.env_config import EnvConfig
-from datagym.errors import InvalidActionError
+from datagym.errors import ConfigError, InvalidActionError
 from datagym.registration import make_student, make_task
 from datagym.task import ACCEPTED, Task
 from datagym.types import Example
@@ -71,7 +71,16 @@ class TeacherEnv(gym.Env):
         """Hook for subclass episode state."""
 
     # -- the loop ---------------------------------------------------------------------------
+    #: keys ``reset(options=...)`` accepts; none so far (settings belong to ``gym.make``)
+    reset_options: tuple[str, ...] = ()
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        unknown = sorted(set(options or {}) - set(self.reset_options))
+        if unknown:
+            raise ConfigError(
+                f"Unknown reset option(s) {unknown}; expected some of {list(self.reset_options)}. "
+                f"Env settings are gym.make() keyword arguments."
+            )
         super().reset(seed=seed)
         self.student.reset(int(self.np_random.integers(2**31 - 1)))
         self.examples_seen[:] = 0

@@ -51,3 +51,17 @@ def test_validation_records_describe_each_question(env):
     for r in env.last_validation:
         by_skill.setdefault(r["skill"], []).append(r["correct"])
     np.testing.assert_allclose(env.accuracy, [np.mean(by_skill[s]) for s in env.skill_names])
+
+
+def test_unknown_reset_options_are_refused(fast_env_kwargs):
+    import gymnasium as gym
+    import pytest
+
+    import datagym
+    from datagym.errors import ConfigError
+
+    env = gym.make(datagym.DEFAULT_ENV_ID, **fast_env_kwargs)
+    with pytest.raises(ConfigError, match=r"Unknown reset option\(s\) \['budget'\]; expected some of \[\]"):
+        env.reset(seed=0, options={"budget": 5})
+    obs, info = env.reset(seed=0, options={})
+    assert "accuracy" in obs
