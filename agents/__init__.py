@@ -1,6 +1,15 @@
 """Baseline teachers and the agent interface."""
 
 from datagym.agents.base import Agent, SkillListAgent
-from datagym.agents.registry import AGENTS, DEFAULT_AGENT, agent_class, make_agent
+from datagym.agents.registry import AGENTS, DEFAULT_AGENT, DEFAULT_AGENTS, agent_class, default_agent, make_agent
 
-__all__ = ["AGENTS", "Agent", "DEFAULT_AGENT", "SkillListAgent", "agent_class", "make_agent"]
+__all__ = [
+    "AGENTS",
+    "Agent",
+    "DEFAULT_AGENT",
+    "DEFAULT_AGENTS",
+    "SkillListAgent",
+    "agent_class",
+    "default_agent",
+    "make_agent",
+]

@@ -20,7 +20,26 @@ AGENTS: dict[str, str] = {
     "exp3s": "datagym.agents.exp3s:Exp3SAgent",
 }
 
-DEFAULT_AGENT = "proximal_skill"
+#: the agent `datagym run` uses for an env of each level when --agent is not given
+DEFAULT_AGENTS: dict[str, str] = {
+    "skill_list": "proximal_skill",
+}
+DEFAULT_AGENT = DEFAULT_AGENTS["skill_list"]
+
+#: constructor arguments filled in from the env, never options a user passes
+_FROM_ENV = ("action_space", "observation_space", "task")
+
+
+def default_agent(env: gym.Env | str) -> str:
+    """The default agent for ``env`` (an env or a registered datagym env id)."""
+    if isinstance(env, str):
+        from datagym.registration import env_entry
+
+        entry = env_entry(env)
+        level = entry.level if entry is not None else "skill_list"
+    else:
+        level = getattr(env.unwrapped, "level", "skill_list")
+    return DEFAULT_AGENTS.get(level, DEFAULT_AGENT)
 
 
 def agent_class(name: str) -> type:
@@ -44,16 +63,30 @@ def agent_options(cls: type) -> list[str] | None:
     params = inspect.signature(cls.__init__).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None
-    skip = {"self", "action_space", "observation_space"}
+    skip = {"self", *_FROM_ENV}
     return sorted(p.name for p in params if p.name not in skip and p.kind is not inspect.Parameter.VAR_POSITIONAL)
 
 
 def make_agent(name: str, env: gym.Env, **options: Any):
-    """Build agent ``name`` for ``env``'s spaces, with its keyword options."""
+    """Build agent ``name`` for ``env``'s spaces, with its keyword options.
+
+    The agent must be written for the env's level (``Agent.levels``). An agent whose
+    constructor takes a ``task`` argument gets the env's task (its generators and oracle), as
+    a teacher that writes its own problems needs them.
+    """
     cls = agent_class(name)
+    level = getattr(env.unwrapped, "level", "skill_list")
+    if level not in cls.levels:
+        fitting = sorted(n for n in AGENTS if level in agent_class(n).levels)
+        raise ConfigError(
+            f"Agent {name!r} is written for {list(cls.levels)} envs, got a {level!r} env; "
+            f"agents for it: {fitting}."
+        )
     accepted = agent_options(cls)
     if accepted is not None:
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise ConfigError(f"Unknown option(s) {unknown} for agent {name!r}; expected some of {accepted}.")
+    if "task" in inspect.signature(cls.__init__).parameters:
+        options = {**options, "task": env.unwrapped.task}
     return cls(env.action_space, env.observation_space, **options)

@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--agent-options", default="{}", help='JSON {agent: {option: value}}')
     parser.add_argument("--workers", type=int, default=1, help="episodes run in parallel (one torch thread each)")
     parser.add_argument("--json-out", default=None, help="also write the raw scores here")
+    parser.add_argument("--baseline", default="uniform", help="agent every other is compared with (Welch t)")
     args = parser.parse_args()
     options = json.loads(args.env_options)
     agent_options = json.loads(args.agent_options)
@@ -44,17 +45,25 @@ def main() -> None:
             print(f"{name:>18} seed {seed}: test {summary['test_macro_accuracy']:.4f} "
                   f"({summary['seconds']['total']:.1f}s)", flush=True)
     print(f"\n{args.env}, options {options}, {args.seeds} seeds, {time.perf_counter() - started:.0f}s\n")
-    print("| agent | final test macro accuracy (mean ± s.e.) | Welch t vs uniform |")
-    print("|---|---|---|")
-    base = np.asarray(scores.get("uniform", []))
+    print(f"| agent | final test macro accuracy (mean ± s.e.) | minus {args.baseline} | Welch t vs {args.baseline} | per seed |")
+    print("|---|---|---|---|---|")
+    base = np.asarray(scores.get(args.baseline, []))
     for name, values in scores.items():
         v = np.asarray(values)
         se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-        t = "" if name == "uniform" or len(base) < 2 else f"{welch_t(v, base):+.2f}"
-        print(f"| {name} | {v.mean():.4f} ± {se:.4f} | {t} |")
+        compare = name != args.baseline and len(base) >= 2 and len(v) >= 2
+        diff = f"{v.mean() - base.mean():+.4f}" if compare else ""
+        t = f"{welch_t(v, base):+.2f}" if compare else ""
+        per_seed = " ".join(f"{x:.3f}" for x in v)
+        print(f"| {name} | {v.mean():.4f} ± {se:.4f} | {diff} | {t} | {per_seed} |")
     if args.json_out:
         with open(args.json_out, "w") as fh:
-            json.dump({"env": args.env, "options": options, "scores": scores}, fh, indent=2)
+            json.dump(
+                {"env": args.env, "options": options, "agent_options": agent_options,
+                 "first_seed": args.first_seed, "baseline": args.baseline, "scores": scores},
+                fh,
+                indent=2,
+            )
 
 
 def run_one(job: tuple) -> dict:

@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 import datagym
-from datagym.agents.registry import AGENTS, DEFAULT_AGENT, agent_class, make_agent
+from datagym.agents.registry import AGENTS, DEFAULT_AGENTS, agent_class, default_agent, make_agent
 from datagym.env_config import EnvConfig
 from datagym.errors import DatagymError, RunDirectoryError
 from datagym.registration import DEFAULT_ENV_ID, ENVS, env_ids, load_object
@@ -201,7 +201,10 @@ def _main(
 @app.command()
 def run(
     env: str = typer.Option(DEFAULT_ENV_ID, "--env", help="Env id (see `datagym list`)."),
-    agent: str = typer.Option(DEFAULT_AGENT, "--agent", help="Agent name (see `datagym list`) or package.module:Class."),
+    agent: Optional[str] = typer.Option(
+        None, "--agent", help="Agent name (see `datagym list`) or package.module:Class.",
+        show_default="the env level's default, see `datagym list`",
+    ),
     agent_options: Optional[str] = typer.Option(None, "--agent-options", help="Agent options as a JSON object."),
     seed: int = typer.Option(0, "--seed", min=0, help="Episode seed (same seed, same episode)."),
     out: Optional[Path] = typer.Option(
@@ -227,7 +230,7 @@ def run(
 
 def _run(
     env: str,
-    agent: str,
+    agent: Optional[str],
     agent_options: Optional[str],
     seed: int,
     out: Optional[Path],
@@ -245,6 +248,7 @@ def _run(
         options = _env_options(env_options, total_budget, step_budget, student_options, task_options)
         agent_kwargs = _json_option("--agent-options", agent_options)
         _check_env_id(env)
+        agent = agent or default_agent(env)
         if out is not None:
             _check_out_dir(out, overwrite)
         # Build everything before the run directory exists: bad input leaves nothing behind.
@@ -349,20 +353,24 @@ def list_() -> None:
     """Show the registered envs and agents."""
     envs = Table(title="envs", title_justify="left", header_style="bold")
     envs.add_column("id", no_wrap=True)
+    envs.add_column("level", no_wrap=True)
     envs.add_column("max steps", justify="right")
     envs.add_column("description")
     for entry in ENVS:
-        envs.add_row(entry.id, str(entry.max_episode_steps), entry.description)
+        envs.add_row(entry.id, entry.level, str(entry.max_episode_steps), entry.description)
     console.print(envs)
 
     agents = Table(title="agents", title_justify="left", header_style="bold")
     agents.add_column("name", no_wrap=True)
     agents.add_column("class", no_wrap=True)
+    agents.add_column("levels", no_wrap=True)
     agents.add_column("what it does")
     for name, path in AGENTS.items():
-        agents.add_row(name, path.rpartition(":")[2], _summary_line(agent_class(name)))
+        cls = agent_class(name)
+        agents.add_row(name, path.rpartition(":")[2], ", ".join(cls.levels), _summary_line(cls))
     console.print(agents)
-    console.print(f"defaults: --env {DEFAULT_ENV_ID} --agent {DEFAULT_AGENT}", soft_wrap=True)
+    defaults = ", ".join(f"{agent} ({level})" for level, agent in DEFAULT_AGENTS.items())
+    console.print(f"defaults: --env {DEFAULT_ENV_ID}; --agent per env level: {defaults}", soft_wrap=True)
     console.print("your own agent: --agent package.module:Class (a datagym.agents.Agent subclass)", soft_wrap=True)
 
 

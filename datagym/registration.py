@@ -32,6 +32,8 @@ class EnvEntry:
     kwargs: dict[str, Any] = field(default_factory=dict)
     max_episode_steps: int | None = None
     description: str = ""
+    #: how much structure the teacher gets: "skill_list", "open_ended" or "skill_tree"
+    level: str = "skill_list"
 
 
 ENVS: tuple[EnvEntry, ...] = (
@@ -41,6 +43,7 @@ ENVS: tuple[EnvEntry, ...] = (
         kwargs={"task": "arithmetic"},
         max_episode_steps=20,
         description="Arithmetic, per-skill accuracy in, per-skill data allocation out",
+        level="skill_list",
     ),
 )
 
@@ -99,3 +102,8 @@ def register_envs() -> None:
 
 def env_ids() -> list[str]:
     return [entry.id for entry in ENVS]
+
+
+def env_entry(env_id: str) -> EnvEntry | None:
+    """The datagym entry of ``env_id``, None for an env registered by another package."""
+    return next((entry for entry in ENVS if entry.id == env_id), None)

@@ -19,8 +19,19 @@ StepCallback = Callable[[dict], None]
 
 
 def _action_json(action: Any) -> Any:
+    """The action as JSON: arrays as lists, Dict actions key by key, text as it came."""
     if isinstance(action, np.ndarray):
+        if action.dtype.kind in "biu":
+            return [int(x) for x in action.ravel()]
         return [round(float(x), 6) for x in action.ravel()]
+    if isinstance(action, dict):
+        return {str(k): _action_json(v) for k, v in action.items()}
+    if isinstance(action, (list, tuple)):
+        return [_action_json(v) for v in action]
+    if isinstance(action, np.generic):
+        return action.item()
+    if isinstance(action, bytes):
+        return action.decode("utf-8", errors="replace")
     return action
 
 

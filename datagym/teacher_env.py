@@ -32,6 +32,8 @@ class TeacherEnv(gym.Env):
     """Base of every datagym env. See the subclasses' docstrings for their spaces."""
 
     metadata = {"render_modes": ["ansi"]}
+    #: how much structure the teacher gets; agents declare the levels they are written for
+    level: str = "skill_list"
     #: names of extra keyword arguments a subclass accepts besides EnvConfig's fields
     extra_options: tuple[str, ...] = ()
 
@@ -209,7 +211,16 @@ class TeacherEnv(gym.Env):
             correct[i] += ok
             totals[i] += 1
             if keep_records:
-                records.append({"skill": ex.skill, "question": ex.question, "prediction": pred, "gold": ex.answer, "correct": ok})
+                records.append(
+                    {
+                        "skill": ex.skill,
+                        "question": ex.question,
+                        "prediction": pred,
+                        "gold": ex.answer,
+                        "correct": ok,
+                        "difficulty": ex.provenance.get("difficulty"),
+                    }
+                )
         if keep_records:
             self.last_validation = records
             # The graded score next to exact match: mean answer NLL per skill.

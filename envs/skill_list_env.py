@@ -91,6 +91,8 @@ class SkillListEnv(TeacherEnv):
     ['accuracy', 'budget_left', 'examples_seen', 'loss']
     """
 
+    level = "skill_list"
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         n = len(self.skill_names)

@@ -7,7 +7,16 @@ import textwrap
 import numpy as np
 import pytest
 
-from datagym.agents import AGENTS, DEFAULT_AGENT, Agent, SkillListAgent, agent_class, make_agent
+from datagym.agents import (
+    AGENTS,
+    DEFAULT_AGENT,
+    DEFAULT_AGENTS,
+    Agent,
+    SkillListAgent,
+    agent_class,
+    default_agent,
+    make_agent,
+)
 from datagym.errors import ConfigError, DatagymError, UnknownNameError
 
 
@@ -31,8 +40,11 @@ def not_a_class(action_space, observation_space):
     return None
 
 
-@pytest.mark.parametrize("name", sorted(AGENTS))
-def test_every_registered_agent_builds_for_the_default_env(skill_list_env, name):
+SKILL_LIST_AGENTS = sorted(n for n in AGENTS if "skill_list" in agent_class(n).levels)
+
+
+@pytest.mark.parametrize("name", SKILL_LIST_AGENTS)
+def test_every_skill_list_agent_builds_for_the_default_env(skill_list_env, name):
     agent = make_agent(name, skill_list_env)
     assert isinstance(agent, Agent)
     assert agent.action_space is skill_list_env.action_space
@@ -43,6 +55,41 @@ def test_every_registered_agent_builds_for_the_default_env(skill_list_env, name)
 
 def test_the_default_agent_is_registered():
     assert DEFAULT_AGENT in AGENTS
+    for level, name in DEFAULT_AGENTS.items():
+        assert level in agent_class(name).levels
+
+
+def test_default_agent_follows_the_env_level(skill_list_env):
+    assert default_agent(skill_list_env) == DEFAULT_AGENTS["skill_list"]
+    assert default_agent("datagym/Arithmetic-SkillList-v0") == DEFAULT_AGENTS["skill_list"]
+
+
+class OpenEndedOnly(Agent):
+    levels = ("open_ended",)
+
+    def act(self, observation, info):
+        return "[]"
+
+
+def test_an_agent_for_another_level_is_refused_with_the_fitting_ones(skill_list_env):
+    with pytest.raises(ConfigError, match=r"written for \['open_ended'\] envs, got a 'skill_list' env; agents for it: \[.*'uniform'"):
+        make_agent(f"{__name__}:OpenEndedOnly", skill_list_env)
+
+
+class NeedsTask(SkillListAgent):
+    def __init__(self, action_space, observation_space, task, scale: float = 1.0) -> None:
+        super().__init__(action_space, observation_space)
+        self.task, self.scale = task, scale
+
+    def act(self, observation, info):
+        return self.weights(np.ones(self.n_skills))
+
+
+def test_an_agent_that_takes_task_gets_the_envs_task_and_task_is_not_a_user_option(skill_list_env):
+    agent = make_agent(f"{__name__}:NeedsTask", skill_list_env, scale=2.0)
+    assert agent.task is skill_list_env.unwrapped.task and agent.scale == 2.0
+    with pytest.raises(ConfigError, match="expected some of \\['scale'\\]"):
+        make_agent(f"{__name__}:NeedsTask", skill_list_env, task=None)
 
 
 def test_options_reach_the_agent(skill_list_env):

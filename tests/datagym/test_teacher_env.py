@@ -46,7 +46,9 @@ def test_reset_clears_the_episode(env):
 def test_validation_records_describe_each_question(env):
     env.reset(seed=0)
     record = env.last_validation[0]
-    assert set(record) == {"skill", "question", "prediction", "gold", "correct"}
+    assert set(record) == {"skill", "question", "prediction", "gold", "correct", "difficulty"}
+    # the held-out question's difficulty, so accuracy can be read per difficulty band
+    assert all(0.0 <= r["difficulty"] <= 1.0 for r in env.last_validation)
     by_skill = {}
     for r in env.last_validation:
         by_skill.setdefault(r["skill"], []).append(r["correct"])
