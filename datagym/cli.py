@@ -200,13 +200,13 @@ def _main(
 
 @app.command()
 def run(
-    env: str = typer.Option(DEFAULT_ENV_ID, "--env", help="Env id (see `datagym list`)."),
+    env: Optional[str] = typer.Option(None, "--env", help="Env id (see `datagym list`).", show_default=DEFAULT_ENV_ID),
     agent: Optional[str] = typer.Option(
         None, "--agent", help="Agent name (see `datagym list`) or package.module:Class.",
         show_default="the env level's default, see `datagym list`",
     ),
     agent_options: Optional[str] = typer.Option(None, "--agent-options", help="Agent options as a JSON object."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Episode seed (same seed, same episode)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Episode seed (same seed, same episode).", show_default="0"),
     out: Optional[Path] = typer.Option(
         None, "--out", help="Run directory.", show_default="runs/<env>-<agent>-seed<N>-<time>"
     ),
@@ -221,11 +221,48 @@ def run(
         None, "--env-options", help="Any env options as a JSON object; the flags above win over the same keys."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show datagym's log lines."),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", help="Go on with the unfinished run in this directory from its last finished step "
+        "(the rest is identical to an uninterrupted run); takes no other run flags.",
+    ),
 ) -> None:
     """Run one episode of a teacher and record it in a run directory."""
     with _logging_to_console(verbose):
-        _run(env, agent, agent_options, seed, out, overwrite, total_budget, step_budget,
+        if resume is not None:
+            given = [flag for flag, value in (
+                ("--env", env), ("--agent", agent), ("--agent-options", agent_options), ("--seed", seed),
+                ("--out", out), ("--overwrite", overwrite or None), ("--total-budget", total_budget),
+                ("--step-budget", step_budget), ("--student-options", student_options),
+                ("--task-options", task_options), ("--env-options", env_options),
+            ) if value is not None]
+            if given:
+                _fail(f"--resume takes the run's settings from its config.json; expected no other run flags, "
+                      f"got {', '.join(given)}.")
+                return
+            _resume(resume, verbose)
+            return
+        _run(env or DEFAULT_ENV_ID, agent, agent_options, seed or 0, out, overwrite, total_budget, step_budget,
              student_options, task_options, env_options, verbose)
+
+
+def _resume(run_dir: Path, verbose: bool) -> None:
+    from datagym.runner import load_resumable, resume_episode
+
+    try:
+        if not run_dir.is_dir():
+            raise UsageError(f"--resume: expected a run directory, got {str(run_dir)!r}, which is not a directory.")
+        resumable = load_resumable(run_dir)
+    except (UsageError, DatagymError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+        return
+    config = resumable.config
+    console.print(
+        Text.assemble("resuming ", (str(run_dir), "cyan"), f" after step {resumable.steps_done}"), soft_wrap=True
+    )
+    _drive(
+        resumable.env, config["agent"], int(config.get("seed", 0)), run_dir, config, verbose,
+        lambda on_step: resume_episode(resumable, on_step=on_step), steps_done=resumable.steps_done,
+    )
 
 
 def _run(
@@ -260,6 +297,26 @@ def _run(
 
     out_dir = out or _default_out(env, agent, seed)
     config = episode_config(environment, agent, agent_kwargs, seed)
+    _drive(
+        environment, agent, seed, out_dir, config, verbose,
+        lambda on_step: run_episode(
+            environment, teacher, seed=seed, out_dir=str(out_dir), config=config, overwrite=overwrite, on_step=on_step
+        ),
+    )
+
+
+def _drive(
+    environment: gym.Env,
+    agent: str,
+    seed: int,
+    out_dir: Path,
+    config: dict,
+    verbose: bool,
+    episode: Any,
+    steps_done: int = 0,
+) -> None:
+    """Show the header, a row per finished step and a progress bar while ``episode(on_step)`` runs."""
+    env = config.get("env_id", "?")
     unwrapped = environment.unwrapped
     budget, per_step = unwrapped.config.total_budget, unwrapped.config.step_budget
     max_steps = config.get("max_episode_steps")
@@ -285,6 +342,8 @@ def _run(
     # the bar shows the larger of the two fractions (a teacher that withholds data still moves it).
     task_id = progress.add_task("step 1", total=1.0, spent=0, budget=budget)
     finished: list[int] = []
+    if steps_done:
+        progress.update(task_id, description=f"step {steps_done + 1}")
 
     def on_step(record: dict[str, Any]) -> None:
         finished.append(record["step"])
@@ -299,11 +358,13 @@ def _run(
 
     try:
         with progress:
-            summary = run_episode(
-                environment, teacher, seed=seed, out_dir=str(out_dir), config=config, overwrite=overwrite, on_step=on_step
-            )
+            summary = episode(on_step)
     except KeyboardInterrupt:
-        errors.print(f"interrupted after {len(finished)} finished step(s), recorded in {out_dir}", soft_wrap=True)
+        errors.print(
+            f"interrupted after {steps_done + len(finished)} finished step(s), recorded in {out_dir}; "
+            f"go on with: datagym run --resume {shlex.quote(str(out_dir))}",
+            soft_wrap=True,
+        )
         raise typer.Exit(code=130) from None
     except RunDirectoryError as exc:
         _fail(str(exc))
@@ -315,7 +376,7 @@ def _run(
             raise
         errors.print(
             Text("error: ", style="bold red")
-            + Text(f"step {len(finished) + 1} failed: {exc} (finished steps are in {out_dir}; "
+            + Text(f"step {steps_done + len(finished) + 1} failed: {exc} (finished steps are in {out_dir}; "
                    f"--verbose shows the traceback)"),
             soft_wrap=True,
         )

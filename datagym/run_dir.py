@@ -6,6 +6,8 @@ Layout::
       config.json        env id and options, agent and options, seed, versions (written first)
       steps.jsonl        one JSON line per finished step (rewritten atomically each step)
       data/step_0001.jsonl  every example generated in step 1, with its verdict
+      checkpoint.pkl     the state after the last finished step (env with its student and
+                         random generators, agent, records); removed once summary.json exists
       summary.json       written last: its presence means the run finished
 
 Every file is written to a temporary name and renamed into place, so a reader (or a resumed
@@ -17,11 +19,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 from datagym.errors import RunDirectoryError
+
+#: bumped when what a checkpoint holds changes
+CHECKPOINT_FORMAT = 1
 
 
 def _jsonable(value: Any) -> Any:
@@ -55,6 +61,21 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; run files are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -97,6 +118,10 @@ class RunDirectory:
     def data_dir(self) -> Path:
         return self.path / "data"
 
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.pkl"
+
     def create(self, config: dict, overwrite: bool = False) -> None:
         if self.path.exists() and not self.path.is_dir():
             raise RunDirectoryError(
@@ -108,7 +133,7 @@ class RunDirectory:
                     f"Run directory {str(self.path)!r} already holds files; expected a new or empty "
                     f"directory. Pick another --out, or pass overwrite=True (CLI: --overwrite)."
                 )
-            for name in ("steps.jsonl", "summary.json", "config.json"):
+            for name in ("steps.jsonl", "summary.json", "config.json", "checkpoint.pkl"):
                 (self.path / name).unlink(missing_ok=True)
             if self.data_dir.exists():
                 for f in self.data_dir.glob("*.jsonl"):
@@ -124,6 +149,25 @@ class RunDirectory:
 
     def write_summary(self, summary: dict) -> None:
         atomic_write_json(self.summary_path, summary)
+
+    def write_checkpoint(self, state: dict) -> None:
+        """Pickle ``state`` (written after the step's data and steps.jsonl, so it never runs ahead)."""
+        atomic_write_bytes(self.checkpoint_path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def remove_checkpoint(self) -> None:
+        self.checkpoint_path.unlink(missing_ok=True)
+
+    def truncate(self, steps: list[dict]) -> None:
+        """Make the directory say exactly ``steps``: drop later steps' lines and data files."""
+        self.write_steps(steps)
+        if self.data_dir.exists():
+            for f in self.data_dir.glob("step_*.jsonl"):
+                try:
+                    n = int(f.stem.split("_")[1])
+                except (IndexError, ValueError):
+                    continue
+                if n > len(steps):
+                    f.unlink()
 
     # -- reading ----------------------------------------------------------------------------
     def require(self) -> None:
@@ -145,6 +189,25 @@ class RunDirectory:
         if not self.summary_path.exists():
             return None
         return json.loads(self.summary_path.read_text(encoding="utf-8"))
+
+    def checkpoint(self) -> dict | None:
+        """The last checkpoint, None if the run never finished a step. Unpickles: only open
+        run directories you (or your sweeps) wrote."""
+        if not self.checkpoint_path.exists():
+            return None
+        try:
+            state = pickle.loads(self.checkpoint_path.read_bytes())
+        except Exception as exc:  # a checkpoint is written atomically; this is not one of ours
+            raise RunDirectoryError(
+                f"Expected a datagym checkpoint at {str(self.checkpoint_path)!r}, got one that does not "
+                f"load ({type(exc).__name__}: {exc})."
+            ) from exc
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise RunDirectoryError(
+                f"Expected checkpoint format {CHECKPOINT_FORMAT} at {str(self.checkpoint_path)!r}, got "
+                f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}."
+            )
+        return state
 
     def step_data(self, step: int) -> list[dict]:
         return read_jsonl(self.data_dir / f"step_{step:04d}.jsonl")

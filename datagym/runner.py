@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from typing import Any, Callable
 
@@ -11,7 +12,8 @@ import gymnasium as gym
 import numpy as np
 
 import datagym
-from datagym.run_dir import RunDirectory
+from datagym.errors import RunDirectoryError
+from datagym.run_dir import CHECKPOINT_FORMAT, RunDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,43 @@ def episode_config(env: gym.Env, agent_name: str, agent_options: dict, seed: int
     }
 
 
+@dataclasses.dataclass
+class EpisodeState:
+    """Where an episode stands between steps: what the agent acts on next and what was recorded."""
+
+    obs: Any
+    info: dict
+    records: list[dict]
+    curve: list[float]
+    initial_accuracy: dict
+    elapsed: float = 0.0  # seconds spent in earlier processes (a resumed run adds its own)
+    done: bool = False
+
+
+@dataclasses.dataclass
+class Resumable:
+    """A run directory's episode, rebuilt and ready to go on from its last finished step."""
+
+    env: gym.Env
+    agent: Any
+    config: dict
+    state: EpisodeState
+    run_dir: RunDirectory
+
+    @property
+    def steps_done(self) -> int:
+        return len(self.state.records)
+
+
+def build_from_config(config: dict) -> tuple[gym.Env, Any]:
+    """The env and agent a run directory's ``config.json`` describes, freshly built."""
+    from datagym.agents.registry import make_agent
+
+    env = gym.make(config["env_id"], **config.get("env_options", {}))
+    agent = make_agent(config["agent"], env, **config.get("agent_options", {}))
+    return env, agent
+
+
 def run_episode(
     env: gym.Env,
     agent,
@@ -69,21 +108,76 @@ def run_episode(
 ) -> dict:
     """Run ``agent`` in ``env`` for one episode from ``seed``; return the summary.
 
-    With ``out_dir`` the episode is recorded as a run directory (see ``datagym.run_dir``).
+    With ``out_dir`` the episode is recorded as a run directory (see ``datagym.run_dir``),
+    with a checkpoint after every finished step so that ``resume_episode`` can go on from it.
     ``on_step`` is called with each step's record (the CLI draws its table with it).
     """
     config = config if config is not None else {"seed": seed}
     run_dir = RunDirectory(out_dir) if out_dir is not None else None
     if run_dir is not None:
         run_dir.create(config, overwrite=overwrite)
+    state = _start(env, agent, seed)
+    return _go_on(env, agent, state, run_dir, config, on_step)
 
-    started = time.perf_counter()
+
+def _start(env: gym.Env, agent, seed: int) -> EpisodeState:
     obs, info = env.reset(seed=seed)
     agent.reset(seed)
-    initial_accuracy = dict(info.get("student/accuracy", {}))
-    records: list[dict] = []
-    curve = [float(info["student/macro_accuracy"])]
-    terminated = truncated = False
+    return EpisodeState(
+        obs=obs,
+        info=info,
+        records=[],
+        curve=[float(info["student/macro_accuracy"])],
+        initial_accuracy=dict(info.get("student/accuracy", {})),
+    )
+
+
+def load_resumable(out_dir: str | os.PathLike) -> Resumable:
+    """Rebuild the episode of an unfinished run directory from its last checkpoint.
+
+    A run killed at any point (``kill -9`` mid-step included) goes on from its last finished
+    step: the steps after it are redone and, with the same seed, come out exactly as in a run
+    that was never interrupted. Lines and data files of unfinished steps are dropped first, so
+    no example is recorded twice. A run killed before its first step finished starts over.
+    """
+    run_dir = RunDirectory(out_dir)
+    config = run_dir.config()
+    if run_dir.summary() is not None:
+        raise RunDirectoryError(
+            f"Expected an unfinished run directory, got {str(run_dir.path)!r}, which finished "
+            f"(summary.json exists). Start a new run with another --out."
+        )
+    checkpoint = run_dir.checkpoint()
+    if checkpoint is None:
+        env, agent = build_from_config(config)
+        state = _start(env, agent, int(config.get("seed", 0)))
+    else:
+        env, agent = checkpoint["env"], checkpoint["agent"]
+        state = checkpoint["state"]
+    run_dir.truncate(state.records)
+    return Resumable(env=env, agent=agent, config=config, state=state, run_dir=run_dir)
+
+
+def resume_episode(resumable: Resumable | str | os.PathLike, on_step: StepCallback | None = None) -> dict:
+    """Finish the episode of an unfinished run directory; return the summary."""
+    if not isinstance(resumable, Resumable):
+        resumable = load_resumable(resumable)
+    r = resumable
+    logger.info("resuming %s after step %d", r.run_dir.path, r.steps_done)
+    return _go_on(r.env, r.agent, r.state, r.run_dir, r.config, on_step)
+
+
+def _go_on(
+    env: gym.Env,
+    agent,
+    state: EpisodeState,
+    run_dir: RunDirectory | None,
+    config: dict,
+    on_step: StepCallback | None,
+) -> dict:
+    started = time.perf_counter() - state.elapsed
+    obs, info, records, curve = state.obs, state.info, state.records, state.curve
+    terminated = truncated = state.done
     while not (terminated or truncated):
         action = agent.act(obs, info)
         obs, reward, terminated, truncated, info = env.step(action)
@@ -97,19 +191,24 @@ def run_episode(
             **{k: v for k, v in info.items()},
         }
         records.append(record)
+        state.obs, state.info, state.done = obs, info, bool(terminated or truncated)
+        state.elapsed = time.perf_counter() - started
         if run_dir is not None:
             examples = [ex.to_json() for ex in env.unwrapped.last_examples]
+            # Data, then the step's line, then the checkpoint: a checkpoint never runs ahead.
             run_dir.write_step_data(record["step"], examples)
             run_dir.write_steps(records)
+            run_dir.write_checkpoint({"format": CHECKPOINT_FORMAT, "env": env, "agent": agent, "state": state})
         if on_step is not None:
             on_step(record)
         logger.info("step %d reward %+.4f macro %.4f", record["step"], reward, curve[-1])
 
     final = info if "student/test_macro_accuracy" in info else {**info, **env.unwrapped.test_metrics()}
     summary = summarize(records, curve, final, time.perf_counter() - started)
-    summary["initial_accuracy"] = initial_accuracy
+    summary["initial_accuracy"] = state.initial_accuracy
     if run_dir is not None:
         run_dir.write_summary({**config, **summary})
+        run_dir.remove_checkpoint()
     return summary
 
 
