@@ -226,8 +226,9 @@ class TeacherEnv(gym.Env):
             # The graded score next to exact match: mean answer NLL per skill.
             losses = self.student.loss([ex for _, ex in items])
             per_skill = np.zeros(len(self.skill_names))
-            for (i, _), value in zip(items, losses):
+            for (i, _), value, record in zip(items, losses, records):
                 per_skill[i] += value
+                record["loss"] = float(value)  # per question, so envs can score slices of a skill
             self.loss = per_skill / np.maximum(totals, 1)
         return correct / np.maximum(totals, 1)
 
