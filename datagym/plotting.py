@@ -128,3 +128,51 @@ def plot_rewards(
     else:
         bottom.xaxis.set_major_locator(MaxNLocator(nbins=15, integer=True))
     return _save(fig, path)
+
+
+def curve_band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per step: (step, mean, 95% t-interval low, high) over the runs that reached that step.
+
+    Runs may differ in length (a teacher that withholds data runs to the step limit); a step
+    is drawn from the runs that have it, and its band collapses to the mean where only one does.
+    """
+    from scipy import stats
+
+    length = max((len(c) for c in curves), default=0)
+    steps, means, lows, highs = [], [], [], []
+    for i in range(length):
+        values = np.array([c[i] for c in curves if len(c) > i and c[i] is not None and np.isfinite(c[i])])
+        if not len(values):
+            continue
+        mean = float(values.mean())
+        half = 0.0
+        if len(values) > 1:
+            half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+        steps.append(i)
+        means.append(mean)
+        lows.append(mean - half)
+        highs.append(mean + half)
+    return np.array(steps), np.array(means), np.array(lows), np.array(highs)
+
+
+def plot_learning_curves(curves: dict[str, Sequence[Sequence[float]]], title: str, path: str | Path) -> Path:
+    """Macro validation accuracy over steps per agent: the mean over seeds with a 95% band."""
+    fig = Figure(figsize=(8.0, 4.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    cmap = colormaps["tab10"]
+    for i, (agent, runs) in enumerate(curves.items()):
+        steps, mean, low, high = curve_band(runs)
+        if not len(steps):
+            continue
+        color = cmap(i % 10)
+        ax.plot(steps, mean, color=color, label=f"{agent} (n={len(runs)})", linewidth=1.6)
+        ax.fill_between(steps, low, high, color=color, alpha=0.18, linewidth=0)
+    ax.set_xlabel("step (0 = at reset)")
+    ax.set_ylabel("macro validation accuracy")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0.0)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{title}: mean over seeds, 95% band", fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8, frameon=False)
+    return _save(fig, path)

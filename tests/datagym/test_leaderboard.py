@@ -1,0 +1,129 @@
+"""The leaderboard reads finished runs, groups them by env, and gets its statistics right."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from scipy import stats
+
+from datagym.agents import make_agent
+from datagym.errors import RunDirectoryError
+from datagym.leaderboard import board, csv_text, env_label, interval95, load_results, overall, welch, write
+from datagym.runner import episode_config, run_episode
+
+SKILL_LIST = "datagym/Arithmetic-SkillList-v0"
+
+
+def _summary(root: Path, agent: str, seed: int, test: float, curve=None, env_id=SKILL_LIST, options=None) -> None:
+    curve = curve or [0.0, test / 2, test]
+    path = root / f"{env_id.replace('/', '_')}-{agent}-{seed}-{len(list(root.iterdir()))}" / "summary.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({
+        "env_id": env_id, "env_options": {"task": "arithmetic", **(options or {})}, "agent": agent,
+        "seed": seed, "test_macro_accuracy": test, "validation_curve": curve,
+        "validation_auc": float(np.mean(curve)),
+    }))
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    scores = {"no_teaching": [0.0, 0.0, 0.0], "uniform": [0.10, 0.12, 0.14], "smart": [0.20, 0.22, 0.27]}
+    for agent, values in scores.items():
+        for seed, value in enumerate(values):
+            _summary(tmp_path, agent, seed, value)
+    return tmp_path
+
+
+def test_interval_is_the_t_interval_of_the_mean():
+    values = [0.1, 0.2, 0.4]
+    mean, low, high = interval95(values)
+    half = stats.t.ppf(0.975, 2) * np.std(values, ddof=1) / math.sqrt(3)
+    assert mean == pytest.approx(0.7 / 3)
+    assert (low, high) == (pytest.approx(mean - half), pytest.approx(mean + half))
+    assert interval95([0.3]) == (0.3, 0.3, 0.3)
+
+
+def test_welch_matches_the_textbook_formula():
+    a, b = np.array([0.2, 0.22, 0.27]), np.array([0.10, 0.12, 0.14, 0.11])
+    va, vb = a.var(ddof=1) / 3, b.var(ddof=1) / 4
+    t, p = welch(a, b)
+    assert t == pytest.approx((a.mean() - b.mean()) / math.sqrt(va + vb))
+    dof = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 3)
+    assert p == pytest.approx(2 * stats.t.sf(abs(t), dof))
+    assert welch([0.1], [0.2, 0.3]) == (None, None)
+    assert welch([0.0, 0.0], [0.0, 0.0]) == (0.0, 1.0)
+
+
+def test_board_ranks_agents_and_measures_them_against_floor_and_uniform(results_dir):
+    rows = board(load_results(results_dir))[SKILL_LIST]
+    assert [r.agent for r in rows] == ["smart", "uniform", "no_teaching"]
+    assert [r.rank for r in rows] == [1, 2, 3]
+    smart, uniform, floor = rows
+    assert smart.mean == pytest.approx(0.23) and smart.n == 3 and smart.seeds == [0, 1, 2]
+    assert smart.gain_over_floor == pytest.approx(0.23)
+    assert uniform.t_vs_uniform is None  # the baseline is not tested against itself
+    assert smart.t_vs_uniform == pytest.approx(welch([0.20, 0.22, 0.27], [0.10, 0.12, 0.14])[0])
+    assert smart.auc == pytest.approx(np.mean([np.mean([0, v / 2, v]) for v in (0.20, 0.22, 0.27)]))
+
+
+def test_runs_with_other_options_are_another_board(results_dir):
+    _summary(results_dir, "smart", 0, 0.5, options={"total_budget": 768})
+    boards = board(load_results(results_dir))
+    assert set(boards) == {SKILL_LIST, SKILL_LIST + ' {"total_budget":768}'}
+    assert env_label({"env_id": SKILL_LIST, "env_options": {"task": "arithmetic", "timings": False}}) == SKILL_LIST
+
+
+def test_overall_rank_normalises_each_board(results_dir):
+    for seed, value in enumerate([0.3, 0.31]):
+        _summary(results_dir, "smart", seed, value, env_id="datagym/Other-SkillList-v0")
+        _summary(results_dir, "uniform", seed, value - 0.2, env_id="datagym/Other-SkillList-v0")
+    table = overall(board(load_results(results_dir)))
+    assert table[0] == ("smart", 0.0, 2)
+    assert [a for a, _, _ in table] == ["smart", "uniform", "no_teaching"]
+    assert table[1][1] == pytest.approx((0.5 + 1.0) / 2)
+
+
+def test_write_makes_markdown_csv_and_curves(results_dir, tmp_path):
+    out = tmp_path / "board"
+    paths = write(load_results(results_dir), out)
+    names = sorted(p.name for p in paths)
+    assert names == ["curves_Arithmetic-SkillList-v0.png", "leaderboard.md", "leaderboard_Arithmetic-SkillList-v0.csv"]
+    text = (out / "leaderboard.md").read_text()
+    assert "| 1 | smart | 3 | 0.2300 |" in text and "Welch t vs uniform" in text
+    rows = list(csv.DictReader(io.StringIO((out / "leaderboard_Arithmetic-SkillList-v0.csv").read_text())))
+    assert [r["agent"] for r in rows] == ["smart", "uniform", "no_teaching"]
+    assert float(rows[0]["test_ci95_low"]) < 0.23 < float(rows[0]["test_ci95_high"])
+    png = (out / "curves_Arithmetic-SkillList-v0.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_empty_or_foreign_results_are_refused(tmp_path):
+    with pytest.raises(RunDirectoryError, match="found none"):
+        load_results(tmp_path)
+    with pytest.raises(RunDirectoryError, match="which is not a directory"):
+        load_results(tmp_path / "missing")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "summary.json").write_text('{"agent": "a"}')
+    with pytest.raises(RunDirectoryError, match="to be a datagym run summary"):
+        load_results(tmp_path)
+
+
+def test_real_runs_make_a_board(tmp_path, fast_env_kwargs):
+    for agent in ("no_teaching", "uniform"):
+        for seed in (0, 1):
+            env = gym.make(SKILL_LIST, **fast_env_kwargs)
+            run_episode(env, make_agent(agent, env), seed=seed, out_dir=str(tmp_path / f"{agent}{seed}"),
+                        config=episode_config(env, agent, {}, seed))
+    rows = board(load_results(tmp_path))
+    (label,) = rows
+    assert label.startswith(SKILL_LIST + " ")  # the fast budgets are not the registered defaults
+    assert {r.agent for r in rows[label]} == {"no_teaching", "uniform"}
+    assert all(r.n == 2 for r in rows[label])
+    assert "no_teaching" in csv_text(rows[label])
