@@ -485,6 +485,99 @@ def plot(
         console.print(f"wrote {path}", soft_wrap=True)
 
 
+@app.command()
+def leaderboard(
+    results_dir: Path = typer.Argument(..., help="A directory holding finished runs (any summary.json below it)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the files.", show_default="RESULTS_DIR"),
+) -> None:
+    """Rank teachers per env from finished runs: leaderboard.md, a CSV and a curve PNG per env."""
+    from datagym.leaderboard import load_results, write
+
+    try:
+        results = load_results(results_dir)
+        if out is not None and out.exists() and not out.is_dir():
+            raise UsageError(f"--out: expected a directory, got {str(out)!r}, which is a file.")
+        written = write(results, out or results_dir)
+    except (UsageError, DatagymError) as exc:
+        _fail(str(exc))
+        return
+    _print_board(written[0])
+    for path in written:
+        console.print(f"wrote {path}", soft_wrap=True)
+
+
+def _print_board(markdown_path: Path) -> None:
+    from rich.markdown import Markdown
+
+    console.print(Markdown(markdown_path.read_text(encoding="utf-8")))
+
+
+@app.command()
+def evaluate(
+    agent: str = typer.Option(..., "--agent", help="Your teacher: package.module:Class (or a registered name)."),
+    agent_options: Optional[str] = typer.Option(None, "--agent-options", help="Agent options as a JSON object."),
+    results: Path = typer.Option(
+        Path("benchmarks/leaderboard/results"), "--results", help="The leaderboard's finished runs to rank against."
+    ),
+    seeds: int = typer.Option(5, "--seeds", min=1, help="Episodes per env (seeds 0..N-1), as the leaderboard runs."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where your runs go.", show_default="runs/evaluate-<agent>-<time>"),
+    env_options: Optional[str] = typer.Option(
+        None, "--env-options", help="Env options as JSON; not the protocol: ranks only against runs made with the same options.",
+    ),
+) -> None:
+    """Run your teacher under the leaderboard protocol and show where it would rank."""
+    from datagym.leaderboard import board, load_results, overall
+    from datagym.registration import ENVS
+    from datagym.runner import episode_config, run_episode
+
+    try:
+        agent_kwargs = _json_option("--agent-options", agent_options)
+        env_kwargs = _json_option("--env-options", env_options)
+        cls = agent_class(agent)
+        envs = [entry.id for entry in ENVS if entry.level in cls.levels]
+        if not envs:
+            raise UsageError(f"--agent: {agent!r} is written for {list(cls.levels)} envs; no registered env has that level.")
+        baseline = load_results(results)
+        name = agent.split(":")[-1].split(".")[-1]
+        out_dir = out or Path("runs") / f"evaluate-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if out_dir.exists() and any(out_dir.iterdir()):
+            raise UsageError(f"--out: expected a new or empty directory, got {str(out_dir)!r}, which holds files.")
+        # Build every env and agent first: bad input fails before any episode runs.
+        for env_id in envs:
+            make_agent(agent, gym.make(env_id, **env_kwargs), **agent_kwargs)
+    except (UsageError, DatagymError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+        return
+    baseline = [r for r in baseline if r.agent != agent]
+    console.print(f"evaluating {agent} on {', '.join(envs)}, seeds 0-{seeds - 1}; runs in {out_dir}", soft_wrap=True)
+    for env_id in envs:
+        for seed in range(seeds):
+            environment = gym.make(env_id, **env_kwargs)
+            teacher = make_agent(agent, environment, **agent_kwargs)
+            config = episode_config(environment, agent, agent_kwargs, seed)
+            run_dir = out_dir / f"{env_id.split('/')[-1]}-seed{seed}"
+            summary = run_episode(environment, teacher, seed=seed, out_dir=str(run_dir), config=config)
+            console.print(f"  {env_id} seed {seed}: test macro accuracy {summary['test_macro_accuracy']:.4f}",
+                          soft_wrap=True)
+    mine_results = load_results(out_dir)
+    boards = board(baseline + mine_results)
+    for label in sorted({r.env for r in mine_results}):
+        env_id = label
+        rows = boards.get(label, [])
+        mine = next((r for r in rows if r.agent == agent), None)
+        if mine is None:
+            continue
+        t = "" if mine.t_vs_uniform is None else f", Welch t vs uniform {mine.t_vs_uniform:+.2f} (p {mine.p_vs_uniform:.3g})"
+        console.print(
+            Text.assemble((env_id, "bold"), f": rank {mine.rank} of {len(rows)}, test {mine.mean:.4f} "
+                          f"[{mine.low:.4f}, {mine.high:.4f}]{t}"),
+            soft_wrap=True,
+        )
+    table = overall(boards)
+    place = next(i for i, (a, _, _) in enumerate(table, start=1) if a == agent)
+    console.print(Text.assemble("overall: ", (f"rank {place} of {len(table)}", "bold")), soft_wrap=True)
+
+
 def main() -> None:
     app(prog_name="datagym")
 

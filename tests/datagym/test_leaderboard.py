@@ -127,3 +127,40 @@ def test_real_runs_make_a_board(tmp_path, fast_env_kwargs):
     assert {r.agent for r in rows[label]} == {"no_teaching", "uniform"}
     assert all(r.n == 2 for r in rows[label])
     assert "no_teaching" in csv_text(rows[label])
+
+
+def test_cli_leaderboard_and_evaluate_rank_a_users_teacher(tmp_path, fast_env_kwargs):
+    from typer.testing import CliRunner
+
+    from datagym.cli import app
+
+    results = tmp_path / "results"
+    for agent in ("no_teaching", "uniform"):
+        for seed in (0, 1):
+            env = gym.make(SKILL_LIST, **fast_env_kwargs)
+            run_episode(env, make_agent(agent, env), seed=seed, out_dir=str(results / f"{agent}{seed}"),
+                        config=episode_config(env, agent, {}, seed))
+    runner = CliRunner()
+    made = runner.invoke(app, ["leaderboard", str(results), "--out", str(tmp_path / "board")])
+    assert made.exit_code == 0, made.output
+    assert (tmp_path / "board" / "leaderboard.md").exists()
+    assert len(list((tmp_path / "board").glob("curves_*.png"))) == 1
+
+    evaluated = runner.invoke(app, [
+        "evaluate", "--agent", "weakest_skill", "--results", str(results), "--seeds", "2",
+        "--out", str(tmp_path / "mine"), "--env-options", json.dumps(fast_env_kwargs),
+    ])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "rank " in evaluated.output and " of 3" in evaluated.output
+    assert "overall: rank" in evaluated.output
+    assert len(list((tmp_path / "mine").glob("*/summary.json"))) == 2
+
+
+def test_cli_leaderboard_of_an_empty_directory_fails_with_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from datagym.cli import app
+
+    result = CliRunner().invoke(app, ["leaderboard", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "found none" in result.output
