@@ -18,11 +18,15 @@ AGENTS: dict[str, str] = {
     "proximal_skill": "datagym.agents.proximal_skill:ProximalSkillAgent",
     "learning_progress": "datagym.agents.learning_progress:LearningProgressAgent",
     "exp3s": "datagym.agents.exp3s:Exp3SAgent",
+    "explore_exploit": "datagym.agents.explore_exploit:ExploreExploitAgent",
+    "tree_random": "datagym.agents.tree_baselines:TreeRandomAgent",
+    "tree_uniform": "datagym.agents.tree_baselines:TreeUniformAgent",
 }
 
 #: the agent `datagym run` uses for an env of each level when --agent is not given
 DEFAULT_AGENTS: dict[str, str] = {
     "skill_list": "proximal_skill",
+    "skill_tree": "explore_exploit",
 }
 DEFAULT_AGENT = DEFAULT_AGENTS["skill_list"]
 

@@ -45,6 +45,14 @@ ENVS: tuple[EnvEntry, ...] = (
         description="Arithmetic, per-skill accuracy in, per-skill data allocation out",
         level="skill_list",
     ),
+    EnvEntry(
+        id=f"{NAMESPACE}/Arithmetic-SkillTree-v0",
+        entry_point="datagym.envs.skill_tree_env:SkillTreeEnv",
+        kwargs={"task": "arithmetic"},
+        max_episode_steps=20,
+        description="Arithmetic, a skill tree with difficulty bands uncovered by expanding nodes, data allocated over it",
+        level="skill_tree",
+    ),
 )
 
 DEFAULT_ENV_ID = ENVS[0].id
