@@ -7,6 +7,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 
 class Agent(ABC):
@@ -40,12 +41,40 @@ class Agent(ABC):
 
 
 class SkillListAgent(Agent):
-    """An agent for the Skill-List env: its action is one weight per skill."""
+    """An agent for the Skill-List env: its action is one weight per skill.
+
+    With the env's ``difficulty_control=True`` the action space is a ``Dict`` of ``weights``
+    and ``difficulty`` (one of each per skill). Subclasses need not care: they build their
+    action with ``self.weights(values)`` as always, and it returns the Dict action then, with
+    every skill at ``default_difficulty`` (0.5, the middle of the generators' knob) unless the
+    agent passes ``difficulty=`` (a number or one per skill). An agent that passes a difficulty
+    to an env without difficulty control has it ignored.
+    """
+
+    #: the difficulty a difficulty-blind agent asks for when the env has difficulty control
+    default_difficulty: float = 0.5
+
+    @property
+    def difficulty_control(self) -> bool:
+        """Whether the env takes a difficulty per skill (its action space is the Dict)."""
+        return isinstance(self.action_space, spaces.Dict) and "difficulty" in self.action_space.spaces
+
+    @property
+    def _weight_space(self) -> gym.Space:
+        return self.action_space["weights"] if self.difficulty_control else self.action_space
 
     @property
     def n_skills(self) -> int:
-        return int(self.action_space.shape[0])
+        return int(self._weight_space.shape[0])
 
-    def weights(self, values: np.ndarray) -> np.ndarray:
-        """An action from non-negative per-skill weights, in the action space's dtype."""
-        return np.asarray(values, dtype=self.action_space.dtype)
+    def weights(self, values: np.ndarray, difficulty: float | np.ndarray | None = None) -> Any:
+        """An action from non-negative per-skill weights, in the action space's dtype: the
+        array itself, or with difficulty control ``{"weights": ..., "difficulty": ...}`` with
+        ``difficulty`` (default ``default_difficulty``) for every skill."""
+        weights = np.asarray(values, dtype=self._weight_space.dtype)
+        if not self.difficulty_control:
+            return weights
+        space = self.action_space["difficulty"]
+        level = self.default_difficulty if difficulty is None else difficulty
+        per_skill = np.broadcast_to(np.asarray(level, dtype=space.dtype), space.shape).copy()
+        return {"weights": weights, "difficulty": per_skill}

@@ -18,6 +18,7 @@ AGENTS: dict[str, str] = {
     "proximal_skill": "datagym.agents.proximal_skill:ProximalSkillAgent",
     "learning_progress": "datagym.agents.learning_progress:LearningProgressAgent",
     "exp3s": "datagym.agents.exp3s:Exp3SAgent",
+    "alp_gmm": "datagym.agents.alp_gmm:ALPGMMAgent",
     "explore_exploit": "datagym.agents.explore_exploit:ExploreExploitAgent",
     "tree_random": "datagym.agents.tree_baselines:TreeRandomAgent",
     "tree_uniform": "datagym.agents.tree_baselines:TreeUniformAgent",

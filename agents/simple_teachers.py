@@ -12,22 +12,56 @@ from datagym.agents.base import SkillListAgent
 class NoTeachingAgent(SkillListAgent):
     """Generates nothing: the student stays untrained. The floor every teacher must beat."""
 
-    def act(self, observation: Any, info: dict[str, Any]) -> np.ndarray:
+    def act(self, observation: Any, info: dict[str, Any]) -> Any:
         return self.weights(np.zeros(self.n_skills))
 
 
-class UniformAgent(SkillListAgent):
-    """The same amount of data for every skill, every step."""
+#: the golden ratio's fractional part: multiples of it mod 1 spread evenly over [0, 1) for any
+#: number of steps (a low-discrepancy sequence), so no episode length is favoured
+_GOLDEN = (5**0.5 - 1) / 2
 
-    def act(self, observation: Any, info: dict[str, Any]) -> np.ndarray:
-        return self.weights(np.ones(self.n_skills))
+
+class UniformAgent(SkillListAgent):
+    """The same amount of data for every skill, every step.
+
+    With difficulty control it is uniform over difficulty too: skill ``i`` at step ``t`` gets
+    difficulty ``frac(0.5 + (t + i) * 0.618...)`` (the golden-ratio sequence), so every skill's
+    difficulties spread evenly over [0, 1) across the episode, starting from the middle, and
+    the skills of one step are spread too. Like the env without difficulty control (which draws
+    each example's difficulty at random), it favours no difficulty; unlike it, it is the same
+    every episode.
+    """
+
+    def __init__(self, action_space, observation_space) -> None:
+        super().__init__(action_space, observation_space)
+        self.steps = 0
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.steps = 0
+
+    def act(self, observation: Any, info: dict[str, Any]) -> Any:
+        difficulty = np.mod(0.5 + (self.steps + np.arange(self.n_skills)) * _GOLDEN, 1.0)
+        self.steps += 1
+        return self.weights(np.ones(self.n_skills), difficulty)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "steps": self.steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.steps = int(state["steps"])
 
 
 class RandomAgent(SkillListAgent):
-    """A fresh random allocation each step (flat Dirichlet): the state-blind random baseline."""
+    """A fresh random allocation each step (flat Dirichlet): the state-blind random baseline.
+    With difficulty control each skill's difficulty is drawn uniformly in [0, 1) too (after the
+    weights, so without difficulty control its draws are exactly as before)."""
 
-    def act(self, observation: Any, info: dict[str, Any]) -> np.ndarray:
-        return self.weights(self.rng.dirichlet(np.ones(self.n_skills)))
+    def act(self, observation: Any, info: dict[str, Any]) -> Any:
+        weights = self.rng.dirichlet(np.ones(self.n_skills))
+        difficulty = self.rng.random(self.n_skills) if self.difficulty_control else None
+        return self.weights(weights, difficulty)
 
 
 class WeakestSkillAgent(SkillListAgent):

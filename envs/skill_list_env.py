@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
 from datagym.engine import Plan
-from datagym.errors import InvalidActionError
+from datagym.errors import ConfigError, InvalidActionError
 from datagym.teacher_env import TeacherEnv
 
 
 #: the observation's loss is clipped here (an untrained student scores about 3.4 nats)
 MAX_LOSS = 100.0
+
+#: with ``difficulty_control=True`` the observation scores each skill in this many equal bands
+#: of validation-question difficulty: [0, 0.25), [0.25, 0.5), [0.5, 0.75), [0.75, 1]
+DIFFICULTY_BANDS = 4
+
+#: the two keys of the action with ``difficulty_control=True``
+ACTION_KEYS = ("weights", "difficulty")
+
+
+def difficulty_band(difficulty: float, bands: int = DIFFICULTY_BANDS) -> int:
+    """The band (0 .. bands - 1) a difficulty in [0, 1] falls in; 1.0 is in the last band."""
+    return min(int(float(difficulty) * bands), bands - 1)
 
 
 def allocate(weights: np.ndarray, total: int) -> np.ndarray:
@@ -30,13 +43,17 @@ def allocate(weights: np.ndarray, total: int) -> np.ndarray:
 
 
 class SkillListEnv(TeacherEnv):
-    """Teach a student by choosing how much data of each skill to generate.
+    """Teach a student by choosing how much data of each skill to generate (and, optionally,
+    how hard).
 
     ## Description
     DataEnvGym's Skill-List environment. Each step the teacher splits the step's data budget
     over the task's skills; the env generates that many examples per skill with the task's
     generators, verifies each with the oracle, drops any equal to a test question, trains the
-    student on the rest and evaluates it on the fixed validation set.
+    student on the rest and evaluates it on the fixed validation set. With
+    ``difficulty_control=True`` the teacher also sets each skill's difficulty (the task
+    generators' knob in [0, 1]; for arithmetic it widens the operand ranges), so a curriculum
+    can move over (skill, difficulty) rather than over skills alone.
 
     ## Observation
     ``Dict``:
@@ -48,6 +65,14 @@ class SkillListEnv(TeacherEnv):
     - ``loss``: ``Box(0, 100, (n_skills,), float32)``, the student's mean validation loss per
       skill (negative log-likelihood of the gold answer, nats per answer token): a graded
       score that shows progress before exact-match accuracy moves.
+    With ``difficulty_control=True`` only, two more keys score each skill by the difficulty of
+    its validation questions, in ``DIFFICULTY_BANDS = 4`` equal bands ([0, 0.25), [0.25, 0.5),
+    [0.5, 0.75), [0.75, 1]; for arithmetic about 12 of a skill's 50 questions each):
+    - ``accuracy_by_difficulty``: ``Box(0, 1, (n_skills, 4), float32)``;
+    - ``loss_by_difficulty``: ``Box(0, 100, (n_skills, 4), float32)``.
+    A band with no validation question holds the skill's overall score; a question whose task
+    records no difficulty counts in every band. These are what a difficulty-aware teacher
+    (``alp_gmm``) measures its competence with.
     Skill order is ``env.unwrapped.skill_names``.
 
     ## Action
@@ -56,7 +81,16 @@ class SkillListEnv(TeacherEnv):
     fill ``min(step_budget, budget_left)`` exactly. An all-zero action is allowed and documented:
     it generates nothing and spends nothing (the student is not trained that step). A wrong
     shape, NaN, infinity or a negative weight raises ``InvalidActionError`` (a ``ValueError``)
-    and leaves the env as it was.
+    and leaves the env as it was. Every example's difficulty is drawn uniformly in [0, 1].
+
+    With ``difficulty_control=True`` the action is ``Dict({"weights": Box(0, 1, (n_skills,)),
+    "difficulty": Box(0, 1, (n_skills,))})`` (float32): the weights as above, and the
+    difficulty in [0, 1] at which each skill's examples of this step are generated (0: the
+    easiest the skill allows, 1: the hardest; a skill with zero weight ignores it, but it must
+    still be valid). A non-dict action, missing or extra keys, a wrong shape, NaN, infinity or
+    a difficulty outside [0, 1] raise ``InvalidActionError`` and leave the env as it was. The
+    difficulty each example was made at is in its ``provenance["difficulty"]``
+    (``env.unwrapped.last_examples``).
 
     ## Reward
     The change in macro-averaged validation accuracy since the previous step.
@@ -75,11 +109,15 @@ class SkillListEnv(TeacherEnv):
 
     ## Arguments
     Every field of ``datagym.env_config.EnvConfig``: ``task``, ``task_options``, ``student``,
-    ``student_options``, ``step_budget`` (default 384), ``total_budget`` (default 3840);
-    and ``render_mode`` (``None`` or ``"ansi"``).
+    ``student_options``, ``step_budget`` (default 384), ``total_budget`` (default 3840),
+    ``timings``; ``difficulty_control`` (default ``False``: the action also sets a difficulty
+    per skill, and the observation adds the per-difficulty-band scores; off, the env is exactly
+    as without the option); and ``render_mode`` (``None`` or ``"ansi"``).
 
     ## Version history
     - v0: first release; 15 arithmetic skills, the 2-layer transformer student.
+    - v0, later: the opt-in ``difficulty_control`` option. Off (the default) the spaces and
+      episodes are unchanged, so the version did not go up.
 
     ## Example
     >>> import gymnasium as gym, datagym
@@ -89,36 +127,74 @@ class SkillListEnv(TeacherEnv):
     >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     >>> sorted(obs)
     ['accuracy', 'budget_left', 'examples_seen', 'loss']
+    >>> env = gym.make("datagym/Arithmetic-SkillList-v0", total_budget=256, step_budget=128,
+    ...                student_options={"epochs": 1}, difficulty_control=True)
+    >>> obs, info = env.reset(seed=0)
+    >>> n = len(env.unwrapped.skill_names)
+    >>> action = {"weights": np.ones(n, np.float32), "difficulty": np.full(n, 0.2, np.float32)}
+    >>> obs, reward, terminated, truncated, info = env.step(action)
+    >>> {ex.provenance["difficulty"] for ex in env.unwrapped.last_examples}
+    {0.2}
+    >>> obs["accuracy_by_difficulty"].shape
+    (15, 4)
     """
 
     level = "skill_list"
+    extra_options = ("difficulty_control",)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        control = self.options.get("difficulty_control", False)
+        if not isinstance(control, bool):
+            raise ConfigError(f"Expected difficulty_control to be true or false, got {control!r}.")
+        self.difficulty_control: bool = control
         n = len(self.skill_names)
         total = float(self.config.total_budget)
-        self.action_space = spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)
-        self.observation_space = spaces.Dict(
-            {
-                "accuracy": spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32),
-                "examples_seen": spaces.Box(0.0, total, shape=(n,), dtype=np.float32),
-                "budget_left": spaces.Box(0.0, total, shape=(1,), dtype=np.float32),
-                "loss": spaces.Box(0.0, MAX_LOSS, shape=(n,), dtype=np.float32),
-            }
-        )
+        weights = spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)
+        observation = {
+            "accuracy": spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32),
+            "examples_seen": spaces.Box(0.0, total, shape=(n,), dtype=np.float32),
+            "budget_left": spaces.Box(0.0, total, shape=(1,), dtype=np.float32),
+            "loss": spaces.Box(0.0, MAX_LOSS, shape=(n,), dtype=np.float32),
+        }
+        if control:
+            self.action_space = spaces.Dict(
+                {"weights": weights, "difficulty": spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)}
+            )
+            bands = (n, DIFFICULTY_BANDS)
+            observation["accuracy_by_difficulty"] = spaces.Box(0.0, 1.0, shape=bands, dtype=np.float32)
+            observation["loss_by_difficulty"] = spaces.Box(0.0, MAX_LOSS, shape=bands, dtype=np.float32)
+        else:
+            self.action_space = weights
+        self.observation_space = spaces.Dict(observation)
 
+    # -- the action ---------------------------------------------------------------------------
     def _plan_from_action(self, action: Any) -> Plan:
+        if self.difficulty_control:
+            weights, difficulty = self._split_dict_action(action)
+        else:
+            weights, difficulty = self._weights(action, "action"), None
+        if weights.sum() == 0:
+            return Plan()
+        counts = allocate(weights, min(self.config.step_budget, self.budget_left))
+        plan = Plan(counts={name: int(c) for name, c in zip(self.skill_names, counts) if c})
+        if difficulty is not None:
+            plan.difficulty = {name: float(difficulty[i]) for i, name in enumerate(self.skill_names) if counts[i]}
+        return plan
+
+    def _weights(self, action: Any, what: str) -> np.ndarray:
+        """``action`` (called ``what`` in messages) as validated per-skill weights."""
         n = len(self.skill_names)
         try:
             weights = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError):
             raise InvalidActionError(
-                f"Expected action of shape ({n},) with one non-negative weight per skill, got "
+                f"Expected {what} of shape ({n},) with one non-negative weight per skill, got "
                 f"{type(action).__name__} that is not numeric. Skills: env.unwrapped.skill_names."
             ) from None
         if weights.shape != (n,):
             raise InvalidActionError(
-                f"Expected action of shape ({n},), got {weights.shape}. Pass one weight per skill: "
+                f"Expected {what} of shape ({n},), got {weights.shape}. Pass one weight per skill: "
                 f"env.unwrapped.skill_names."
             )
         if not np.all(np.isfinite(weights)):
@@ -127,15 +203,80 @@ class SkillListEnv(TeacherEnv):
         if np.any(weights < 0):
             bad = {self.skill_names[i]: float(weights[i]) for i in np.flatnonzero(weights < 0)}
             raise InvalidActionError(f"Expected non-negative weights, got negative ones: {bad}.")
-        if weights.sum() == 0:
-            return Plan()
-        counts = allocate(weights, min(self.config.step_budget, self.budget_left))
-        return Plan(counts={name: int(c) for name, c in zip(self.skill_names, counts) if c})
+        return weights
 
+    def _split_dict_action(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The weights and difficulties of a ``difficulty_control`` action, validated."""
+        n = len(self.skill_names)
+        expected = sorted(ACTION_KEYS)
+        if not isinstance(action, Mapping):
+            raise InvalidActionError(
+                f"Expected a dict action with keys {expected} (the env has difficulty_control=True), "
+                f"got {type(action).__name__}. Pass {{'weights': one weight per skill, "
+                f"'difficulty': one difficulty in [0, 1] per skill}}."
+            )
+        keys = sorted(map(str, action))
+        if keys != expected:
+            raise InvalidActionError(f"Expected action keys {expected}, got {keys}.")
+        weights = self._weights(action["weights"], "action['weights']")
+        raw = action["difficulty"]
+        try:
+            difficulty = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidActionError(
+                f"Expected action['difficulty'] of shape ({n},) with one difficulty in [0, 1] per skill, "
+                f"got {type(raw).__name__} that is not numeric."
+            ) from None
+        if difficulty.shape != (n,):
+            raise InvalidActionError(
+                f"Expected action['difficulty'] of shape ({n},), got {difficulty.shape}. Pass one "
+                f"difficulty in [0, 1] per skill: env.unwrapped.skill_names."
+            )
+        if not np.all(np.isfinite(difficulty)):
+            bad = [self.skill_names[i] for i in np.flatnonzero(~np.isfinite(difficulty))]
+            raise InvalidActionError(f"Expected finite difficulties, got NaN or infinity for {bad}.")
+        outside = (difficulty < 0) | (difficulty > 1)
+        if np.any(outside):
+            bad = {self.skill_names[i]: float(difficulty[i]) for i in np.flatnonzero(outside)}
+            raise InvalidActionError(f"Expected difficulties in [0, 1], got {bad}.")
+        return weights, difficulty
+
+    # -- the observation ----------------------------------------------------------------------
     def _observation(self) -> dict[str, np.ndarray]:
-        return {
+        obs = {
             "accuracy": self.accuracy.astype(np.float32),
             "examples_seen": self.examples_seen.astype(np.float32),
             "budget_left": np.array([self.budget_left], dtype=np.float32),
             "loss": np.clip(self.loss, 0.0, MAX_LOSS).astype(np.float32),
         }
+        if self.difficulty_control:
+            accuracy, loss = self.scores_by_difficulty()
+            obs["accuracy_by_difficulty"] = accuracy.astype(np.float32)
+            obs["loss_by_difficulty"] = np.clip(loss, 0.0, MAX_LOSS).astype(np.float32)
+        return obs
+
+    def scores_by_difficulty(self) -> tuple[np.ndarray, np.ndarray]:
+        """Validation accuracy and loss per (skill, difficulty band), from the latest evaluation.
+
+        A band without questions takes the skill's overall score; a question without a recorded
+        difficulty counts in every band.
+        """
+        n = len(self.skill_names)
+        index = {name: i for i, name in enumerate(self.skill_names)}
+        correct = np.zeros((n, DIFFICULTY_BANDS))
+        loss = np.zeros((n, DIFFICULTY_BANDS))
+        count = np.zeros((n, DIFFICULTY_BANDS))
+        for record in self.last_validation:
+            i = index.get(record["skill"])
+            if i is None:
+                continue
+            d = record.get("difficulty")
+            bands = slice(None) if d is None else difficulty_band(d)
+            correct[i, bands] += float(record["correct"])
+            loss[i, bands] += float(record["loss"])
+            count[i, bands] += 1
+        empty = count == 0
+        safe = np.maximum(count, 1)
+        accuracy = np.where(empty, self.accuracy[:, None], correct / safe)
+        mean_loss = np.where(empty, self.loss[:, None], loss / safe)
+        return accuracy, mean_loss

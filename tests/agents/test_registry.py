@@ -130,7 +130,7 @@ def test_a_users_agent_in_their_own_package(tmp_path, monkeypatch, skill_list_en
 
 def test_an_unknown_name_lists_the_registered_agents(skill_list_env):
     expected = (
-        r"Unknown agent 'smartest'; expected one of \['exp3s', 'learning_progress', 'no_teaching', "
+        r"Unknown agent 'smartest'; expected one of \['alp_gmm', 'exp3s', 'learning_progress', 'no_teaching', "
         r"'proximal_skill', 'random', 'uniform', 'weakest_skill'\] or 'package.module:Class'\."
     )
     with pytest.raises(UnknownNameError, match=expected):
