@@ -19,7 +19,7 @@ import shlex
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, List, Optional
 
 import gymnasium as gym
 import typer
@@ -576,6 +576,174 @@ def evaluate(
     table = overall(boards)
     place = next(i for i, (a, _, _) in enumerate(table, start=1) if a == agent)
     console.print(Text.assemble("overall: ", (f"rank {place} of {len(table)}", "bold")), soft_wrap=True)
+
+
+@app.command()
+def sweep(
+    env: Optional[List[str]] = typer.Option(
+        None, "--env", help="Env id; repeat for several (see `datagym list`).", show_default=DEFAULT_ENV_ID
+    ),
+    agent: Optional[List[str]] = typer.Option(
+        None, "--agent", help="Agent name or package.module:Class; repeat for several.",
+        show_default="each env level's default",
+    ),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds: '0-4', '0,3,7' or '0-2,9'.", show_default="0"),
+    agent_options: Optional[str] = typer.Option(
+        None, "--agent-options", help='Agent options as JSON: one object for every agent, or one per agent name '
+        '(\'{"exp3s": {"gamma": 0.2}}\').',
+    ),
+    env_options: Optional[str] = typer.Option(
+        None, "--env-options", help="Env options as a JSON object, or a list of objects: each set is a grid axis "
+        '(e.g. \'[{"step_budget": 192}, {"step_budget": 384}]\'); {"student_resources": {"num_gpus": 1}} puts '
+        "students in Ray actors.",
+    ),
+    total_budget: Optional[int] = typer.Option(None, "--total-budget", help="Examples per episode (every option set)."),
+    step_budget: Optional[int] = typer.Option(None, "--step-budget", help="Examples per step (every option set)."),
+    student_options: Optional[str] = typer.Option(None, "--student-options", help="Student options as a JSON object."),
+    task_options: Optional[str] = typer.Option(None, "--task-options", help="Task options as a JSON object."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Sweep directory: sweep.json and one run directory "
+                                       "per trial; the same command again resumes it.", show_default="sweeps/<time>"),
+    address: Optional[str] = typer.Option(
+        None, "--address", help="Ray cluster address (e.g. ray://head:10001 or auto).", show_default="a local Ray instance"
+    ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="CPUs of the local Ray instance (trials at once).", show_default="all cores"
+    ),
+    max_retries: int = typer.Option(2, "--max-retries", min=0, help="Retries of a failed trial; each resumes from its checkpoint."),
+    trial_cpus: Optional[float] = typer.Option(
+        None, "--trial-cpus", min=0, help="CPUs a trial task asks Ray for.", show_default="1; 0 with student_resources"
+    ),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", help="Go on with the sweep in this directory: skip finished trials, resume the others; "
+        "takes no grid flags.",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show datagym's log lines and the workers' output."),
+) -> None:
+    """Run a grid of envs x agents x seeds (x env option sets) in parallel on Ray, one run directory per trial."""
+    from datagym.sweep import SweepDirectory, SweepGrid, parse_seeds, validate
+
+    with _logging_to_console(verbose):
+        try:
+            if resume is not None:
+                given = [flag for flag, value in (
+                    ("--env", env), ("--agent", agent), ("--seeds", seeds), ("--agent-options", agent_options),
+                    ("--env-options", env_options), ("--total-budget", total_budget), ("--step-budget", step_budget),
+                    ("--student-options", student_options), ("--task-options", task_options), ("--out", out),
+                ) if value]
+                if given:
+                    raise UsageError(f"--resume takes the grid from its sweep.json; expected no grid flags, "
+                                     f"got {', '.join(given)}.")
+                if not resume.is_dir():
+                    raise UsageError(f"--resume: expected a sweep directory, got {str(resume)!r}, which is not a directory.")
+                out_dir, grid = resume, SweepDirectory(resume).grid()
+            else:
+                option_sets = _sweep_option_sets(env_options)
+                flags = _env_options(None, total_budget, step_budget, student_options, task_options)
+                grid = SweepGrid(
+                    envs=list(env or [DEFAULT_ENV_ID]), agents=list(agent or []),
+                    seeds=parse_seeds(seeds if seeds is not None else "0"),
+                    env_options=[{**options, **flags} for options in option_sets],
+                    agent_options=_json_option("--agent-options", agent_options),
+                )
+                out_dir = out or Path("sweeps") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+            if address is not None and workers is not None:
+                raise UsageError("--workers sizes a local Ray instance; expected no --workers with --address.")
+            SweepDirectory(out_dir).check_can_hold(grid)
+            planned = validate(grid)  # builds every env and agent: bad input fails before anything is written
+        except (UsageError, DatagymError, ValueError, TypeError) as exc:
+            _fail(str(exc))
+            return
+        _sweep(grid, out_dir, planned, address, workers, max_retries, trial_cpus, verbose)
+
+
+def _sweep_option_sets(text: Optional[str]) -> list[dict]:
+    if text is None:
+        return [{}]
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--env-options: expected a JSON object or a list of objects, got {text!r} ({exc.msg}).") from None
+    sets = value if isinstance(value, list) else [value]
+    if not sets or not all(isinstance(v, dict) for v in sets):
+        raise UsageError(f"--env-options: expected a JSON object or a non-empty list of objects, got {text!r}.")
+    return sets
+
+
+def _sweep(grid: Any, out_dir: Path, planned: dict, address: Optional[str], workers: Optional[int],
+           max_retries: int, trial_cpus: Optional[float], verbose: bool) -> None:
+    """Start or join Ray, run the sweep with a progress bar and a line per finished trial."""
+    import ray
+
+    from datagym.sweep import SweepDirectory, run_sweep
+
+    directory = SweepDirectory(out_dir)
+    left = sum(1 for t in grid.trials() if directory.finished(t) is None)
+    started = bool(left) and not ray.is_initialized()  # all finished: nothing to start Ray for
+    if started:
+        try:
+            ray.init(address=address, num_cpus=workers, include_dashboard=False, log_to_driver=verbose,
+                     logging_level=logging.INFO if verbose else logging.WARNING)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            _fail(f"--address: expected a reachable Ray cluster, got {address!r} ({exc})." if address is not None
+                  else f"could not start a local Ray instance ({exc}).")
+            return
+    total = sum(planned.values())
+    where = f"on Ray ({int(ray.cluster_resources().get('CPU', 0))} CPUs)" if left else "all finished before"
+    console.print(
+        Text.assemble(f"sweep of {len(planned)} trials ({total} steps at most), {left} to run, {where}; "
+                      f"sweep directory: ", (str(out_dir), "cyan")),
+        soft_wrap=True,
+    )
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                        TimeElapsedColumn(), console=console, transient=True)
+    task_id = progress.add_task("starting", total=total)
+
+    def on_update(statuses: dict, events: list) -> None:
+        for kind, s in events:
+            name = Text(s.trial.name, style="bold")
+            if kind == "skipped":
+                progress.console.print(Text.assemble("  skipped ", name, " (finished before)"), soft_wrap=True)
+            elif kind == "done":
+                retried = (f", attempt {s.attempts}, resumed from step {s.resumed_from[-1]}"
+                           if s.attempts > 1 and s.resumed_from else "")
+                progress.console.print(Text.assemble(
+                    ("  done    ", "green"), name,
+                    f"  test macro accuracy {s.summary['test_macro_accuracy']:.4f}, {s.summary['steps']} steps{retried}"),
+                    soft_wrap=True)
+            elif kind == "failed":
+                progress.console.print(Text.assemble(("  failed  ", "bold red"), name,
+                                                     f" after {s.attempts} attempt(s): {s.error}"), soft_wrap=True)
+        states = [s.state for s in statuses.values()]
+        retried = sum(1 for s in statuses.values() if s.attempts > 1)
+        description = (f"{states.count('done') + states.count('skipped')} done, {states.count('running')} running, "
+                       f"{states.count('failed')} failed, {states.count('pending')} waiting"
+                       + (f", {retried} retried" if retried else ""))
+        steps = sum(min(s.steps, s.planned_steps) if s.planned_steps else s.steps for s in statuses.values())
+        progress.update(task_id, description=description, completed=steps)
+
+    try:
+        with progress:
+            result = run_sweep(grid, out_dir, max_retries=max_retries, trial_cpus=trial_cpus, on_update=on_update,
+                               planned=planned)
+    except KeyboardInterrupt:
+        errors.print(f"interrupted; finished trials are kept and unfinished ones resume from their last step with: "
+                     f"datagym sweep --resume {shlex.quote(str(out_dir))}", soft_wrap=True)
+        raise typer.Exit(code=130) from None
+    except DatagymError as exc:
+        _fail(str(exc))
+        return
+    finally:
+        if started:
+            ray.shutdown()
+    done, skipped, failed = result.count("done"), result.count("skipped"), result.failed
+    console.print(f"{done} trials run, {skipped} skipped (finished before), {len(failed)} failed; "
+                  f"run directories in {out_dir}", soft_wrap=True)
+    if failed:
+        errors.print(Text("error: ", style="bold red") + Text(
+            f"{len(failed)} trial(s) failed after their retries ({', '.join(s.trial.name for s in failed)}); their "
+            f"finished steps are kept; go on with: datagym sweep --resume {shlex.quote(str(out_dir))}"), soft_wrap=True)
+        raise typer.Exit(code=1)
+    console.print(f"rank them:     datagym leaderboard {shlex.quote(str(out_dir))}", soft_wrap=True)
 
 
 def main() -> None:

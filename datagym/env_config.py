@@ -16,6 +16,7 @@ class EnvConfig:
     task_options: dict = field(default_factory=dict)  # keyword arguments of the task
     student: str = "transformer"  # student name or 'package.module:Class'
     student_options: dict = field(default_factory=dict)  # keyword arguments of the student
+    student_resources: dict | None = None  # e.g. {"num_cpus": 1, "num_gpus": 1}: the student runs in a Ray actor with these
     step_budget: int = 384  # examples the teacher may generate in one step
     total_budget: int = 3840  # examples over the whole episode; spent, the episode terminates
     timings: bool = True  # put wall-clock seconds in info (time/...); they differ run to run
@@ -33,6 +34,10 @@ class EnvConfig:
         for name in ("task_options", "student_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"Expected {name} to be a dict, got {getattr(self, name)!r}.")
+        if self.student_resources is not None:
+            from datagym.remote_student import check_resources
+
+            self.student_resources = check_resources(self.student_resources)
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -45,7 +45,14 @@ class TeacherEnv(gym.Env):
         self.render_mode = render_mode
         self.config, self.options = EnvConfig.from_kwargs(self.extra_options, **kwargs)
         self.task: Task = make_task(self.config.task, **self.config.task_options)
-        self.student = make_student(self.config.student, **self.config.student_options)
+        if self.config.student_resources is not None:
+            from datagym.remote_student import RemoteStudent
+
+            self.student = RemoteStudent(
+                self.config.student, self.config.student_options, self.config.student_resources
+            )
+        else:
+            self.student = make_student(self.config.student, **self.config.student_options)
         self.engine = engine or ProceduralEngine()
         self.skill_names: tuple[str, ...] = self.task.skill_names
         self._validation = self.task.heldout("validation")
