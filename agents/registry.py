@@ -19,6 +19,9 @@ AGENTS: dict[str, str] = {
     "learning_progress": "datagym.agents.learning_progress:LearningProgressAgent",
     "exp3s": "datagym.agents.exp3s:Exp3SAgent",
     "alp_gmm": "datagym.agents.alp_gmm:ALPGMMAgent",
+    "open_ended_random": "datagym.agents.open_ended_simple:OpenEndedRandomAgent",
+    "open_ended_uniform": "datagym.agents.open_ended_simple:OpenEndedUniformAgent",
+    "error_replay": "datagym.agents.error_replay:ErrorReplayAgent",
     "explore_exploit": "datagym.agents.explore_exploit:ExploreExploitAgent",
     "tree_random": "datagym.agents.tree_baselines:TreeRandomAgent",
     "tree_uniform": "datagym.agents.tree_baselines:TreeUniformAgent",
@@ -27,6 +30,7 @@ AGENTS: dict[str, str] = {
 #: the agent `datagym run` uses for an env of each level when --agent is not given
 DEFAULT_AGENTS: dict[str, str] = {
     "skill_list": "proximal_skill",
+    "open_ended": "error_replay",
     "skill_tree": "explore_exploit",
 }
 DEFAULT_AGENT = DEFAULT_AGENTS["skill_list"]

@@ -46,6 +46,14 @@ ENVS: tuple[EnvEntry, ...] = (
         level="skill_list",
     ),
     EnvEntry(
+        id=f"{NAMESPACE}/Arithmetic-OpenEnded-v0",
+        entry_point="datagym.envs.open_ended_env:OpenEndedEnv",
+        kwargs={"task": "arithmetic"},
+        max_episode_steps=20,
+        description="Arithmetic, the student's validation errors in, JSON problems to train on out",
+        level="open_ended",
+    ),
+    EnvEntry(
         id=f"{NAMESPACE}/Arithmetic-SkillTree-v0",
         entry_point="datagym.envs.skill_tree_env:SkillTreeEnv",
         kwargs={"task": "arithmetic"},

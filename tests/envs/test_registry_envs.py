@@ -116,7 +116,8 @@ def test_different_seeds_give_different_students_and_data(make_env, env_id):
         questions.append([ex.question for ex in env.unwrapped.last_examples])
     assert np.isfinite(losses).all()
     assert losses[0] != losses[1]
-    assert questions[0] != questions[1]
+    if env.unwrapped.level != "open_ended":  # there the data is the action itself: no seed changes it
+        assert questions[0] != questions[1]
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
