@@ -113,6 +113,8 @@ def register_envs() -> None:
             entry_point=entry.entry_point,
             kwargs=dict(entry.kwargs),
             max_episode_steps=entry.max_episode_steps,
+            # gymnasium.make_vec(id, num_envs=N): N sub-envs on N Ray actors (datagym.ray_vector_env)
+            vector_entry_point=f"datagym.ray_vector_env:RayVectorEnv[{entry.id}]",
         )
 
 
