@@ -38,8 +38,9 @@ by a few nats) barely moves ``exp(-loss)``, so it is not mistaken for progress.
 
 **Steps and draws.** One env step takes a whole allocation, so each step makes ``draws`` task
 draws; the budget is split by how many draws each skill got, and a skill drawn more than once
-is generated at the mean of its draws' difficulties (the env takes one difficulty per skill
-per step). Each (skill, difficulty) trained in a step becomes one point, measured on the next
+is generated at the difficulty of its first draw (the env takes one difficulty per skill per
+step; the mean of several draws would pull random draws towards the middle of the range, where
+the extremes would never be tried). Each (skill, difficulty) trained in a step becomes one point, measured on the next
 observation. The mixtures are fitted on the points of the last ``fit_window`` steps (the paper
 fits on the tasks since its last fit, so regions not sampled lately lose their Gaussians and
 only random draws find them again), every ``fit_every`` steps after ``bootstrap_steps``
@@ -182,13 +183,12 @@ class ALPGMMAgent(SkillListAgent):
         self.last_draws = draws
 
         counts = np.zeros(self.n_skills)
-        total = np.zeros(self.n_skills)
-        for skill, difficulty, _ in draws:
-            counts[skill] += 1
-            total[skill] += difficulty
         difficulty = np.full(self.n_skills, self.default_difficulty)
+        for skill, level, _ in draws:
+            if not counts[skill]:
+                difficulty[skill] = level  # a skill's first draw sets its difficulty this step
+            counts[skill] += 1
         drawn = np.flatnonzero(counts)
-        difficulty[drawn] = np.clip(total[drawn] / counts[drawn], 0.0, 1.0)
         self.pending = [[int(s), float(difficulty[s]), self.competence_at(scores, s, difficulty[s])] for s in drawn]
         self.steps += 1
         return self.weights(counts / self.draws, difficulty)
