@@ -6,14 +6,36 @@ from typing import Any
 
 import numpy as np
 
-from datagym.agents.base import SkillListAgent
+import gymnasium as gym
+from gymnasium import spaces
+
+from datagym.agents.base import Agent, SkillListAgent
 
 
-class NoTeachingAgent(SkillListAgent):
-    """Generates nothing: the student stays untrained. The floor every teacher must beat."""
+class NoTeachingAgent(Agent):
+    """Generates nothing: the student stays untrained. The floor every teacher must beat.
+
+    It works at every level: its action is the empty plan of the env's action space (zero
+    weights, no expansions, an empty JSON list of problems).
+    """
+
+    levels = ("skill_list", "open_ended", "skill_tree")
 
     def act(self, observation: Any, info: dict[str, Any]) -> Any:
-        return self.weights(np.zeros(self.n_skills))
+        return empty_action(self.action_space)
+
+
+def empty_action(space: gym.Space) -> Any:
+    """The action of ``space`` that asks for nothing."""
+    if isinstance(space, spaces.Dict):
+        return {key: empty_action(sub) for key, sub in space.spaces.items()}
+    if isinstance(space, spaces.Text):
+        return "[]"
+    if isinstance(space, (spaces.Box, spaces.MultiBinary, spaces.MultiDiscrete)):
+        low = getattr(space, "low", None)
+        zeros = np.zeros(space.shape, dtype=space.dtype)
+        return zeros if low is None else np.maximum(zeros, low).astype(space.dtype)
+    raise TypeError(f"Expected a Box, MultiBinary, MultiDiscrete, Text or Dict action space, got {space!r}.")
 
 
 #: the golden ratio's fractional part: multiples of it mod 1 spread evenly over [0, 1) for any

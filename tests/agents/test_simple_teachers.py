@@ -119,3 +119,23 @@ def test_weakest_skill_breaks_accuracy_ties_toward_fewer_examples_seen(spaces_fo
 def test_weakest_skill_rejects_k_outside_the_skill_count(spaces_for, k):
     with pytest.raises(ValueError, match=rf"Expected k in \[1, {N}\], got {k}\."):
         WeakestSkillAgent(*spaces_for(N), k=k)
+
+
+@pytest.mark.parametrize(
+    "env_id", ["datagym/Arithmetic-OpenEnded-v0", "datagym/Arithmetic-SkillTree-v0", "datagym/Arithmetic-SkillList-v0"]
+)
+def test_no_teaching_spends_nothing_at_every_level(env_id, fast_env_kwargs):
+    import gymnasium as gym
+
+    from datagym.agents import make_agent
+
+    env = gym.make(env_id, **fast_env_kwargs)
+    agent = make_agent("no_teaching", env)
+    obs, info = env.reset(seed=0)
+    agent.reset(0)
+    action = agent.act(obs, info)
+    assert env.action_space.contains(action)
+    obs, reward, terminated, truncated, info = env.step(action)
+    assert info["teacher/generated"] == 0 and info["teacher/accepted"] == 0
+    assert info["teacher/budget_left"] == fast_env_kwargs["total_budget"]
+    assert reward == 0.0
