@@ -584,7 +584,8 @@ def sweep(
         None, "--env", help="Env id; repeat for several (see `datagym list`).", show_default=DEFAULT_ENV_ID
     ),
     agent: Optional[List[str]] = typer.Option(
-        None, "--agent", help="Agent name or package.module:Class; repeat for several.",
+        None, "--agent", help="Agent name or package.module:Class; repeat for several; 'all': every registered "
+        "agent. Each env gets the agents written for its level.",
         show_default="each env level's default",
     ),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds: '0-4', '0,3,7' or '0-2,9'.", show_default="0"),

@@ -45,6 +45,10 @@ SWEEP_FILE = "sweep.json"
 SWEEP_FORMAT = 1
 
 
+#: ``--agent all``: every registered agent written for each env's level
+ALL_AGENTS = "all"
+
+
 class SweepError(DatagymError, ValueError):
     """A sweep's grid or directory is not what was expected."""
 
@@ -132,8 +136,11 @@ class SweepGrid:
             raise SweepError(f"--agent-options: expected a JSON object, got {self.agent_options!r}.")
 
     def options_for(self, agent: str) -> dict:
+        from datagym.agents.registry import AGENTS
+
         per_agent = self.agent_options and all(
-            key in self.agents and isinstance(value, dict) for key, value in self.agent_options.items()
+            key in (self.agents if self.agents != [ALL_AGENTS] else AGENTS) and isinstance(value, dict)
+            for key, value in self.agent_options.items()
         )
         return dict(self.agent_options.get(agent, {})) if per_agent else dict(self.agent_options)
 
@@ -142,9 +149,14 @@ class SweepGrid:
 
         several = len(self.env_options) > 1
         trials = []
+        fitting = {env_id: self.agents_for(env_id) for env_id in self.envs}
+        for env_id, agents in fitting.items():
+            if self.agents and not agents:
+                raise SweepError(f"--env {env_id}: expected at least one --agent written for its level, got none "
+                                 f"of {self.agents}.")
         for env_id in self.envs:
             for k, options in enumerate(self.env_options):
-                for agent in self.agents or [default_agent(env_id)]:
+                for agent in fitting[env_id] if self.agents else [default_agent(env_id)]:
                     for seed in self.seeds:
                         trials.append(Trial(
                             name=trial_name(env_id, agent, seed, k if several else None),
@@ -156,6 +168,28 @@ class SweepGrid:
         if clash:
             raise SweepError(f"Expected distinct trial names, got {clash} more than once; name agents apart.")
         return trials
+
+    def agents_for(self, env_id: str) -> list[str]:
+        """The grid's agents that are written for ``env_id``'s level (``all``: every registered
+        one). An agent of another level is left out of that env's trials; an agent that fits
+        no env of the grid is an error, never silently dropped."""
+        from datagym.agents.registry import AGENTS, agent_class
+        from datagym.registration import env_entry
+
+        entry = env_entry(env_id)
+        level = entry.level if entry is not None else "skill_list"
+        names = list(AGENTS) if self.agents == [ALL_AGENTS] else self.agents
+        out = [a for a in names if level in agent_class(a).levels]
+        if self.agents and self.agents != [ALL_AGENTS]:
+            for agent in self.agents:
+                levels = agent_class(agent).levels
+                envs_levels = {(env_entry(e).level if env_entry(e) else "skill_list") for e in self.envs}
+                if not set(levels) & envs_levels:
+                    raise SweepError(
+                        f"--agent: {agent!r} is written for {list(levels)} envs; expected an agent for one of "
+                        f"the grid's levels {sorted(envs_levels)}."
+                    )
+        return out
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
