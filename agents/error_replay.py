@@ -50,25 +50,39 @@ class ErrorReplayAgent(OpenEndedAgent):
     agent calls anyway to keep only answerable variants, so every problem it writes is
     accepted unless it happens to equal a test question.
 
+    ``seed_share`` > 0 keeps LLM2LLM's other half: its student goes on training on the seed
+    data next to the augmentations. That share of each step's problems comes from the task's
+    generators, equally over all skills (the seed data's analogue here), the rest is replay.
+
     Args:
         attempts: variants drawn per problem before falling back (default 20).
+        seed_share: share of each step's problems from the generators, equally over skills
+            (default 0: all replay).
     """
 
-    def __init__(self, action_space, observation_space, task, attempts: int = 20) -> None:
+    def __init__(self, action_space, observation_space, task, attempts: int = 20, seed_share: float = 0.0) -> None:
         super().__init__(action_space, observation_space, task)
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise ValueError(f"Expected attempts to be a positive integer, got {attempts!r}.")
+        if isinstance(seed_share, bool) or not isinstance(seed_share, (int, float)) or not 0 <= seed_share <= 1:
+            raise ValueError(f"Expected seed_share to be a number in [0, 1], got {seed_share!r}.")
         self.attempts = attempts
+        self.seed_share = float(seed_share)
 
     def act(self, observation: Any, info: dict[str, Any]) -> str:
         state = self.read(observation)
         n = self.problem_count(state)
+        n_seed = int(round(n * self.seed_share))
+        problems = self._seed_problems(n_seed) if n_seed else []
+        return self.write(problems + self._replay(state, n - n_seed))
+
+    def _replay(self, state: dict[str, Any], n: int) -> list[dict[str, str]]:
         skills = state.get("skills", {})
         by_skill: dict[str, list[str]] = {}
         for error in state.get("errors", []):
             by_skill.setdefault(error["skill"], []).append(error["question"])
         if not by_skill:
-            return self.write(self._from_generators(skills, n))
+            return self._from_generators(skills, n)
         names = list(by_skill)
         weights = [max(skills.get(s, {}).get("errors", 0), len(by_skill[s])) for s in names]
         problems: list[dict[str, str]] = []
@@ -78,7 +92,15 @@ class ErrorReplayAgent(OpenEndedAgent):
                 problem = self.variant(originals[j % len(originals)], skill)
                 if problem is not None:
                     problems.append(problem)
-        return self.write(problems)
+        return problems
+
+    def _seed_problems(self, n: int) -> list[dict[str, str]]:
+        """``n`` generator problems, equally over the skills (the remainder to random ones)."""
+        k = len(self.skill_names)
+        counts = np.full(k, n // k)
+        if n % k:
+            counts[self.rng.choice(k, size=n % k, replace=False)] += 1
+        return [self.generated(skill) for skill, c in zip(self.skill_names, counts) for _ in range(int(c))]
 
     def variant(self, question: str, skill: str) -> dict[str, str] | None:
         """A problem like ``question`` (see the class docstring), or None if none can be made."""

@@ -158,3 +158,29 @@ def test_largest_remainder_sums_exactly_and_is_proportional():
     assert largest_remainder(np.array([1, 1, 1]), 4).tolist() == [2, 1, 1]
     assert largest_remainder(np.array([0, 0]), 5).tolist() == [0, 0]
     assert largest_remainder(np.array([2, 1]), 0).tolist() == [0, 0]
+
+
+def test_seed_share_keeps_generator_problems_for_every_skill(env):
+    agent = make_agent("error_replay", env, seed_share=0.5)
+    agent.reset(seed=0)
+    observation = _observation([("sub_borrow", "62-37")], {"sub_borrow": 10}, max_problems=60)
+    problems = json.loads(agent.act(observation, {}))
+    assert len(problems) == 60
+    seed, replay = problems[:30], problems[30:]
+    assert Counter(agent.task.classify(p["question"]) for p in seed) == {s: 2 for s in agent.skill_names}
+    assert {_skeleton(p["question"]) for p in replay} == {_skeleton("62-37")}
+    assert all(agent.task.classify(p["question"]) == "sub_borrow" for p in replay)
+
+
+def test_seed_share_zero_is_pure_replay(env):
+    a, b = make_agent("error_replay", env), make_agent("error_replay", env, seed_share=0.0)
+    a.reset(seed=2)
+    b.reset(seed=2)
+    observation = _observation([("sub_borrow", "62-37"), ("mod_1digit", "85%7")], {"sub_borrow": 5, "mod_1digit": 5}, 20)
+    assert a.act(observation, {}) == b.act(observation, {})
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, "half", True])
+def test_bad_seed_share_is_refused(env, share):
+    with pytest.raises(ValueError, match=re.escape(f"Expected seed_share to be a number in [0, 1], got {share!r}.")):
+        make_agent("error_replay", env, seed_share=share)
