@@ -81,6 +81,11 @@ class SkillTreeEnv(TeacherEnv):
       has expanded;
     - ``expandable``: ``MultiBinary(n)``: visible, not expanded, with children: the nodes an
       expansion acts on now (an action mask);
+    - ``depth``: ``MultiDiscrete(max_depth + 1)`` per node, constant: 0 for the families, 1
+      for their children, ... (the bands are the deepest); it tells a policy which nodes are
+      coarse and which fine without the node names;
+    - ``leaves``: ``MultiDiscrete(max_leaves + 1)`` per node, constant: the bands beneath it
+      (1 for a band, ``n_bands`` for a skill): how much material weight on it spreads over;
     - ``examples_seen``: ``Box(0, total_budget, (n,), float32)``: accepted training examples
       under each node this episode, for every node (it is the teacher's own history);
     - ``budget_left``: ``Box(0, total_budget, (1,), float32)``.
@@ -190,6 +195,8 @@ class SkillTreeEnv(TeacherEnv):
                 "visible": spaces.MultiBinary(n),
                 "expanded": spaces.MultiBinary(n),
                 "expandable": spaces.MultiBinary(n),
+                "depth": spaces.MultiDiscrete(np.full(n, int(self.node_depth.max()) + 1)),
+                "leaves": spaces.MultiDiscrete(np.full(n, int(self.node_leaves.max()) + 1)),
                 "examples_seen": spaces.Box(0.0, total, shape=(n,), dtype=np.float32),
                 "budget_left": spaces.Box(0.0, total, shape=(1,), dtype=np.float32),
             }
@@ -266,6 +273,8 @@ class SkillTreeEnv(TeacherEnv):
 
         subtree = [below(i) for i in range(n)]
         self._leaves_under = [np.array([j for j in sub if kinds[j] == "band"], dtype=np.int64) for sub in subtree]
+        #: how many leaves (bands) each node covers
+        self.node_leaves = np.array([len(leaves) for leaves in self._leaves_under], dtype=np.int64)
         self._skills_under = [
             np.array(sorted({skill_of_node[j] for j in sub if kinds[j] == "skill"}), dtype=np.int64) for sub in subtree
         ]
@@ -276,6 +285,8 @@ class SkillTreeEnv(TeacherEnv):
                 chain.append(p)
                 p = parents[p]
             self._ancestors.append(chain)
+        #: each node's depth: 0 for the root's children
+        self.node_depth = np.array([len(chain) - 1 for chain in self._ancestors], dtype=np.int64)
         self._skill_node = {skill_of_node[i]: i for i in range(n) if kinds[i] == "skill"}
         self._band_node = {(skill_of_node[i], band_of_node[i]): i for i in range(n) if kinds[i] == "band"}
 
@@ -483,6 +494,8 @@ class SkillTreeEnv(TeacherEnv):
             "visible": self.visible.astype(np.int8),
             "expanded": self.expanded.astype(np.int8),
             "expandable": expandable.astype(np.int8),
+            "depth": self.node_depth.copy(),
+            "leaves": self.node_leaves.copy(),
             "examples_seen": np.minimum(self.node_examples, self.config.total_budget).astype(np.float32),
             "budget_left": np.array([max(self.budget_left, 0)], dtype=np.float32),
         }

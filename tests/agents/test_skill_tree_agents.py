@@ -15,6 +15,7 @@ from datagym.errors import ConfigError
 
 ENV_ID = "datagym/Arithmetic-SkillTree-v0"
 TREE_AGENTS = sorted(n for n in AGENTS if "skill_tree" in agent_class(n).levels)
+TREE_ONLY_AGENTS = [n for n in TREE_AGENTS if agent_class(n).levels == ("skill_tree",)]
 FAMILIES = ["addition", "subtraction", "multiplication", "division", "comparison", "two_step"]
 
 
@@ -25,6 +26,7 @@ def tree_env():
         total_budget=96,
         step_budget=32,
         timings=False,
+        task_options={"heldout_size": 10},
         student_options={"n_layer": 1, "n_embd": 32, "n_head": 2, "epochs": 1, "batch_size": 16},
     )
     yield env
@@ -52,6 +54,8 @@ def tree_obs(env, visible, expanded=(), accuracy=None, loss=None):
         "visible": vis.astype(np.int8),
         "expanded": exp.astype(np.int8),
         "expandable": (vis & ~exp & has_children).astype(np.int8),
+        "depth": u.node_depth.copy(),
+        "leaves": u.node_leaves.copy(),
         "examples_seen": np.zeros(n, np.float32),
         "budget_left": np.array([96.0], np.float32),
     }
@@ -104,7 +108,7 @@ def test_state_round_trips_through_json_and_pickle(tree_env, name):
             np.testing.assert_equal(a, b)
 
 
-@pytest.mark.parametrize("name", TREE_AGENTS)
+@pytest.mark.parametrize("name", TREE_ONLY_AGENTS)
 def test_tree_agents_refuse_a_skill_list_env_and_the_other_way(tree_env, name):
     import datagym
 
@@ -117,7 +121,11 @@ def test_tree_agents_refuse_a_skill_list_env_and_the_other_way(tree_env, name):
 
 def test_the_default_agent_of_the_tree_level_is_explore_exploit(tree_env):
     assert default_agent(ENV_ID) == "explore_exploit" == default_agent(tree_env)
-    assert set(TREE_AGENTS) >= {"explore_exploit", "tree_random", "tree_uniform"}
+    assert set(TREE_ONLY_AGENTS) >= {"explore_exploit", "tree_random", "tree_uniform"}
+
+
+def idx_of(env, names):
+    return [env.unwrapped.node_names.index(n) for n in names]
 
 
 def _names(env, mask):
@@ -128,16 +136,17 @@ def test_explore_exploit_places_then_alternates_explore_and_exploit(tree_env):
     agent = make_agent("explore_exploit", tree_env)
     agent.reset(seed=0)
     losses = {"addition": 1.0, "subtraction": 3.0, "multiplication": 4.0, "division": 2.0, "comparison": 0.5, "two_step": 5.0}
-    # step 0: placement, the same weight on every family, nothing expanded
+    weights = lambda action: dict(zip(_names(tree_env, action["allocation"]), action["allocation"][action["allocation"] > 0]))  # noqa: E731
+    # step 0: placement, the same data per leaf (so per skill) under every family, nothing expanded
     action = agent.act(tree_obs(tree_env, FAMILIES, loss=losses), {})
     assert not action["expand"].any()
-    assert _names(tree_env, action["allocation"]) == FAMILIES
-    assert len(set(action["allocation"][action["allocation"] > 0])) == 1
-    # step 1: explore the two lowest-loss unmastered families, feed the lowest-loss third
+    assert weights(action) == pytest.approx({f: (1.0 if i < 3 else 2 / 3) for i, f in enumerate(FAMILIES)})
+    # step 1: explore the two coarsest unmastered nodes, lowest loss first; feed the lowest-loss
+    # nodes until they cover a third of the open leaves (39 / 3 = 13: addition 9 + division 6)
     obs = tree_obs(tree_env, FAMILIES, loss=losses, accuracy={"comparison": 0.95})  # comparison is mastered
     action = agent.act(obs, {})
     assert _names(tree_env, action["expand"]) == ["addition", "division"]
-    assert _names(tree_env, action["allocation"]) == ["addition", "division"]  # ceil(5 open / 3) = 2
+    assert weights(action) == pytest.approx({"addition": 1.0, "division": 2 / 3})
     # step 2: exploit only; the revealed skills compete with the unexpanded families
     skills = ["add_no_carry", "add_carry", "add_3digit", "div_exact", "mod_1digit"]
     skill_loss = {"add_no_carry": 0.2, "add_carry": 0.8, "add_3digit": 6.0, "div_exact": 2.5, "mod_1digit": 0.9}
@@ -145,28 +154,40 @@ def test_explore_exploit_places_then_alternates_explore_and_exploit(tree_env):
                    accuracy={"comparison": 0.95, "add_no_carry": 0.92})
     action = agent.act(obs, {})
     assert not action["expand"].any()
-    # open frontier: 3 families + 4 unmastered skills = 7 -> k = 3: add_carry, mod_1digit, div_exact
-    assert sorted(_names(tree_env, action["allocation"])) == ["add_carry", "div_exact", "mod_1digit"]
-    # step 3: explore again: the two most promising expandable nodes (skills included)
+    # open leaves 36 -> 12: add_carry 3, mod_1digit 3, div_exact 3, then subtraction 9 (loss 3.0)
+    assert weights(action) == pytest.approx(
+        {"subtraction": 1.0, "add_carry": 1 / 3, "div_exact": 1 / 3, "mod_1digit": 1 / 3}
+    )
+    # step 3: explore again, coarsest first: the unmastered families left, lowest loss first,
+    # although the skills add_carry and mod_1digit have lower losses
+    action = agent.act(obs, {})
+    assert _names(tree_env, action["expand"]) == ["subtraction", "multiplication"]
+    assert agent.phase(4) == "exploit" and agent.phase(5) == "explore"
+    # step 5: with every unmastered family open, the unmastered skills with the lowest loss
+    agent.act(obs, {})
+    opened = FAMILIES[:4] + ["two_step"]
+    obs = tree_obs(tree_env, FAMILIES + skills, opened, loss={**losses, **skill_loss},
+                   accuracy={"comparison": 0.95, "add_no_carry": 0.92})
     action = agent.act(obs, {})
     assert _names(tree_env, action["expand"]) == ["add_carry", "mod_1digit"]
-    assert agent.phase(4) == "exploit" and agent.phase(5) == "explore"
 
 
 def test_explore_exploit_feeds_everything_visible_once_all_is_mastered(tree_env):
-    agent = make_agent("explore_exploit", tree_env, k=2)
+    agent = make_agent("explore_exploit", tree_env, share=0.5)
     agent.reset(seed=0)
     agent.act(tree_obs(tree_env, FAMILIES), {})
     action = agent.act(tree_obs(tree_env, FAMILIES, accuracy={f: 1.0 for f in FAMILIES}), {})
     assert not action["expand"].any()  # nothing promising to look into
-    assert len(_names(tree_env, action["allocation"])) == 2
+    fed = idx_of(tree_env, _names(tree_env, action["allocation"]))
+    covered = tree_env.unwrapped.node_leaves[fed].sum()
+    assert 45 / 2 <= covered < 45 / 2 + 9  # half the leaves, give or take the last node taken
 
 
 @pytest.mark.parametrize(
     "options, message",
     [
         ({"n_expand": -1}, "Expected n_expand to be a non-negative integer, got -1."),
-        ({"k": 0}, "Expected k to be None or an integer in [1, 66], got 0."),
+        ({"share": 0.0}, "Expected share in (0, 1], got 0.0."),
         ({"mastery": 0.0}, "Expected mastery in (0, 1], got 0.0."),
     ],
 )
