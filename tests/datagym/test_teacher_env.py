@@ -46,9 +46,13 @@ def test_reset_clears_the_episode(env):
 def test_validation_records_describe_each_question(env):
     env.reset(seed=0)
     record = env.last_validation[0]
-    assert set(record) == {"skill", "question", "prediction", "gold", "correct", "difficulty"}
+    assert set(record) == {"skill", "question", "prediction", "gold", "correct", "difficulty", "loss"}
     # the held-out question's difficulty, so accuracy can be read per difficulty band
     assert all(0.0 <= r["difficulty"] <= 1.0 for r in env.last_validation)
+    # and its answer loss, whose per-skill mean is the observation's loss
+    for i, name in enumerate(env.skill_names):
+        mine = [r["loss"] for r in env.last_validation if r["skill"] == name]
+        assert env.loss[i] == pytest.approx(np.mean(mine))
     by_skill = {}
     for r in env.last_validation:
         by_skill.setdefault(r["skill"], []).append(r["correct"])
