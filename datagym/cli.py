@@ -422,10 +422,11 @@ def list_() -> None:
     console.print(envs)
 
     agents = Table(title="agents", title_justify="left", header_style="bold")
-    agents.add_column("name", no_wrap=True)
-    agents.add_column("class", no_wrap=True)
-    agents.add_column("levels", no_wrap=True)
-    agents.add_column("what it does")
+    # Names and classes are what a user types: never cut them; levels and the summary wrap.
+    agents.add_column("name", no_wrap=True, min_width=max(len(n) for n in AGENTS))
+    agents.add_column("class", no_wrap=True, min_width=max(len(p.rpartition(":")[2]) for p in AGENTS.values()))
+    agents.add_column("levels", ratio=1)
+    agents.add_column("what it does", ratio=2)
     for name, path in AGENTS.items():
         cls = agent_class(name)
         agents.add_row(name, path.rpartition(":")[2], ", ".join(cls.levels), _summary_line(cls))
