@@ -35,6 +35,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
+from datagym.ray_errors import ray_get
+
 ENTRY_PREFIX = "RayVectorEnv"
 
 
@@ -67,19 +69,6 @@ class _EnvHost:
         self.env.close()
 
 
-def _ray_get(refs: Any) -> Any:
-    """``ray.get`` that raises the env's own exception (an InvalidActionError stays one)."""
-    import ray
-
-    try:
-        return ray.get(refs)
-    except ray.exceptions.RayTaskError as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, BaseException):
-            raise cause from exc
-        raise
-
-
 class RayVectorEnv(VectorEnv):
     """``num_envs`` copies of ``env_id``, one per Ray actor, stepped in parallel."""
 
@@ -106,7 +95,7 @@ class RayVectorEnv(VectorEnv):
         host = ray.remote(_EnvHost).options(**self.actor_options)
         self.actors = [host.remote(env_id, self.env_kwargs) for _ in range(num_envs)]
         try:
-            described = _ray_get([actor.spaces.remote() for actor in self.actors])
+            described = ray_get([actor.spaces.remote() for actor in self.actors])
         except BaseException:
             self._kill_actors()
             raise
@@ -159,7 +148,7 @@ class RayVectorEnv(VectorEnv):
                 raise ValueError("Expected options['reset_mask'] to select at least one sub-env, got all False.")
             options = options or None
         indices = [i for i in range(self.num_envs) if mask[i]]
-        results = _ray_get([self.actors[i].reset.remote(seeds[i], options) for i in indices])
+        results = ray_get([self.actors[i].reset.remote(seeds[i], options) for i in indices])
         observations = self._current_observations()
         infos: dict[str, Any] = {}
         for i, (obs, info) in zip(indices, results):
@@ -178,7 +167,7 @@ class RayVectorEnv(VectorEnv):
             actor.reset.remote(None, None) if self._autoreset[i] else actor.step.remote(per_env[i])
             for i, actor in enumerate(self.actors)
         ]
-        results = _ray_get(refs)
+        results = ray_get(refs)
         observations = self._current_observations()
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminations = np.zeros(self.num_envs, dtype=np.bool_)
@@ -195,7 +184,7 @@ class RayVectorEnv(VectorEnv):
         return deepcopy(self._observations), rewards, terminations, truncations, infos
 
     def render(self) -> tuple[Any, ...] | None:
-        return tuple(_ray_get([actor.call.remote("render", (), {}) for actor in self.actors]))
+        return tuple(ray_get([actor.call.remote("render", (), {}) for actor in self.actors]))
 
     def get_attr(self, name: str) -> tuple[Any, ...]:
         """``name`` of every sub-env (as ``SyncVectorEnv.get_attr``)."""
@@ -206,11 +195,11 @@ class RayVectorEnv(VectorEnv):
             values = [values] * self.num_envs
         if len(values) != self.num_envs:
             raise ValueError(f"Expected {self.num_envs} values (one per sub-env), got {len(values)}.")
-        _ray_get([actor.set_attr.remote(name, value) for actor, value in zip(self.actors, values)])
+        ray_get([actor.set_attr.remote(name, value) for actor, value in zip(self.actors, values)])
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         """Call ``name(*args, **kwargs)`` on every sub-env (or read it, if not callable)."""
-        return tuple(_ray_get([actor.call.remote(name, args, kwargs) for actor in self.actors]))
+        return tuple(ray_get([actor.call.remote(name, args, kwargs) for actor in self.actors]))
 
     def close_extras(self, **kwargs: Any) -> None:
         self._kill_actors()

@@ -24,6 +24,7 @@ import logging
 from typing import Any, Sequence
 
 from datagym.errors import ConfigError
+from datagym.ray_errors import ray_get
 from datagym.student import Student
 from datagym.types import Example
 
@@ -84,19 +85,6 @@ def _host_class():
     return _actor_class
 
 
-def _ray_get(ref: Any) -> Any:
-    """``ray.get`` that raises the student's own exception (a ConfigError stays a ConfigError)."""
-    import ray
-
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayTaskError as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, BaseException):
-            raise cause from exc
-        raise
-
-
 class RemoteStudent(Student):
     """A ``Student`` proxy: the student named ``name`` lives in a Ray actor with ``resources``."""
 
@@ -123,11 +111,11 @@ class RemoteStudent(Student):
             logger.info("student %r in a Ray actor with %s", self.name, options)
             if self._pending_state is not None:
                 state, self._pending_state = self._pending_state, None
-                _ray_get(self._actor.call.remote("load_state_dict", state))
+                ray_get(self._actor.call.remote("load_state_dict", state))
         return self._actor
 
     def _call(self, method: str, *args: Any) -> Any:
-        return _ray_get(self._handle().call.remote(method, *args))
+        return ray_get(self._handle().call.remote(method, *args))
 
     @property
     def mode(self) -> str:  # type: ignore[override]
