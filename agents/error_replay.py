@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from datagym.agents.open_ended_agent import OpenEndedAgent
+from datagym.allocation import round_shares
 from datagym.errors import OracleError
 
 _NUMBER = re.compile(r"\d+")
@@ -18,13 +19,7 @@ def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
     weights = np.asarray(weights, dtype=np.float64)
     if total <= 0 or weights.sum() <= 0:
         return np.zeros(len(weights), dtype=np.int64)
-    share = weights / weights.sum() * total
-    counts = np.floor(share).astype(np.int64)
-    remainder = int(total - counts.sum())
-    if remainder:
-        order = np.lexsort((np.arange(len(share)), -(share - counts)))
-        counts[order[:remainder]] += 1
-    return counts
+    return round_shares(weights / weights.sum() * total, total)
 
 
 class ErrorReplayAgent(OpenEndedAgent):

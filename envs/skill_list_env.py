@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from datagym.allocation import round_shares
 from datagym.engine import Plan
 from datagym.errors import ConfigError, InvalidActionError
 from datagym.teacher_env import TeacherEnv
@@ -33,13 +34,7 @@ def allocate(weights: np.ndarray, total: int) -> np.ndarray:
     """Split ``total`` examples in proportion to ``weights`` (largest remainder, ties to the
     lower index), so the counts always sum to exactly ``total``."""
     weights = weights / weights.max()  # a sum of huge weights must not overflow to inf
-    share = weights / weights.sum() * total
-    counts = np.floor(share).astype(np.int64)
-    remainder = int(total - counts.sum())
-    if remainder:
-        order = np.lexsort((np.arange(len(share)), -(share - counts)))
-        counts[order[:remainder]] += 1
-    return counts
+    return round_shares(weights / weights.sum() * total, total)
 
 
 class SkillListEnv(TeacherEnv):

@@ -1,0 +1,17 @@
+"""Whole example counts from real-valued shares, by the largest-remainder method."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def round_shares(share: np.ndarray, total: int) -> np.ndarray:
+    """Integer counts, one per entry of ``share`` (non-negative reals summing to ``total``),
+    that sum to exactly ``total``: each entry gets the floor of its share, and the examples
+    left over go one each to the largest fractional parts, ties to the lower index."""
+    counts = np.floor(share).astype(np.int64)
+    remainder = int(total - counts.sum())
+    if remainder:
+        order = np.lexsort((np.arange(len(share)), -(share - counts)))
+        counts[order[:remainder]] += 1
+    return counts
