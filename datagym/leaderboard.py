@@ -229,6 +229,13 @@ def markdown(boards: dict[str, list[Row]], uniform_names: dict[str, str] | None 
                 f"{_fmt(row.gain_over_floor, '+.4f')} | {row.auc:.4f} | {_fmt(row.t_vs_uniform, '+.2f')} | "
                 f"{_fmt(row.p_vs_uniform, '.3g')} |"
             )
+        name = slug(env)
+        lines += [
+            "",
+            f"The same rows as CSV: [leaderboard_{name}.csv](leaderboard_{name}.csv).",
+            "",
+            f"![{env}: macro validation accuracy per step, mean and 95% band over seeds](curves_{name}.png)",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -97,6 +97,8 @@ def test_write_makes_markdown_csv_and_curves(results_dir, tmp_path):
     assert names == ["curves_Arithmetic-SkillList-v0.png", "leaderboard.md", "leaderboard_Arithmetic-SkillList-v0.csv"]
     text = (out / "leaderboard.md").read_text()
     assert "| 1 | smart | 3 | 0.2300 |" in text and "Welch t vs uniform" in text
+    # the markdown links the env's CSV and shows its curves, by the names written next to it
+    assert "](leaderboard_Arithmetic-SkillList-v0.csv)" in text and "](curves_Arithmetic-SkillList-v0.png)" in text
     rows = list(csv.DictReader(io.StringIO((out / "leaderboard_Arithmetic-SkillList-v0.csv").read_text())))
     assert [r["agent"] for r in rows] == ["smart", "uniform", "no_teaching"]
     assert float(rows[0]["test_ci95_low"]) < 0.23 < float(rows[0]["test_ci95_high"])
