@@ -48,6 +48,12 @@ class Task(ABC):
     def normalize_answer(self, answer: str) -> str | None:
         """Canonical form of an answer, None if it is not an answer at all."""
 
+    def normalize_question(self, question: str) -> str:
+        """The form a question written by an agent is labelled and trained in: the task's own
+        format for the same question, so that training text matches the held-out questions.
+        The default strips surrounding whitespace; tasks may override."""
+        return question.strip()
+
     def classify(self, question: str) -> str | None:
         """The leaf skill a question exercises, None if it fits none. Tasks may override."""
         return None

@@ -166,6 +166,10 @@ class OpenEndedEnv(TeacherEnv):
     JSON inside ```` ```json ```` fences and after leading prose (the first ``[`` or ``{``).
     The first ``min(step_budget, budget_left)`` well-formed problems are taken, in order:
 
+    - each question is first put in the task's own format (``task.normalize_question``; for
+      arithmetic whitespace goes and the signs × ⋅ ÷ − become ``*`` ``/`` ``-``, so
+      ``"12 × 7"`` trains as ``"12*7"``, like the held-out questions); the text as written is
+      kept in the example's provenance (``agent_question``);
     - the oracle labels each question; a question it cannot label is rejected
       (``teacher/rejected["unparseable"]``);
     - a question without an answer gets the oracle's (``teacher/labelled``); an answer the
@@ -336,6 +340,9 @@ class OpenEndedEnv(TeacherEnv):
     def _label(self, question: str, answer: str | None, report: _ActionReport) -> Example:
         """The problem as an Example, answered by the oracle where that is the policy."""
         provenance: dict[str, Any] = {"source": "agent", "agent_answer": answer, "answer_from": None}
+        written, question = question, self.task.normalize_question(question)
+        if question != written:
+            provenance["agent_question"] = written
         try:
             gold = self.task.label(question)
         except OracleError:

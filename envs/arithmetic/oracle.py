@@ -175,9 +175,25 @@ def label(question: str) -> str:
     return "<" if a < b else ">" if a > b else "="
 
 
+#: signs people and LLMs write for the oracle's operators: multiplication (times, dot,
+#: asterisk operator, middle dot), division (division sign, division slash, fraction slash) and
+#: minus (minus sign, hyphen, non-breaking hyphen, figure dash, en dash)
+_TYPOGRAPHIC_SIGNS = str.maketrans({
+    "\u00d7": "*", "\u22c5": "*", "\u2217": "*", "\u00b7": "*",
+    "\u00f7": "/", "\u2215": "/", "\u2044": "/",
+    "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
+})
+
+
+def canonical_question(question: str) -> str:
+    """``question`` as the generators write it: no whitespace, ASCII operator signs
+    (``"12 × 7"`` -> ``"12*7"``, ``"9 − 4"`` -> ``"9-4"``). Anything else is left as it is."""
+    return "".join(str(question).split()).translate(_TYPOGRAPHIC_SIGNS)
+
+
 def normalize_answer(answer: str) -> str | None:
     """Canonical form of a written answer, or None if it is not an answer at all."""
-    text = "".join(str(answer).split())
+    text = "".join(str(answer).split()).translate(_TYPOGRAPHIC_SIGNS)
     if text in ("<", "=", ">"):
         return text
     sign = ""

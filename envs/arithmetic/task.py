@@ -49,6 +49,9 @@ class ArithmeticTask(Task):
     def normalize_answer(self, answer: str) -> str | None:
         return oracle.normalize_answer(answer)
 
+    def normalize_question(self, question: str) -> str:
+        return oracle.canonical_question(question)
+
     def classify(self, question: str) -> str | None:
         try:
             left, right = oracle.parse(question)

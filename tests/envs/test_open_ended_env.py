@@ -223,6 +223,31 @@ def test_the_forms_an_llm_writes_are_all_read(env, text, source):
     ]
 
 
+def test_questions_are_trained_in_the_task_format_and_the_written_text_is_kept(env, monkeypatch):
+    # spaces and the signs people type (x, division sign, minus sign) would otherwise train the
+    # student on text unlike every held-out question, or be rejected as unparseable
+    trained = _trained(env, monkeypatch)
+    env.reset(seed=0)
+    written = ["27 + 58", "13 \u00d7 7", "84 \u00f7 4", "64 \u2212 29", "(2+3) \u22c5 4", "12 ? 9"]
+    _, _, _, _, info = env.step(json.dumps([{"question": q} for q in written[:-1]] + [
+        {"question": written[-1], "answer": ">"}]))
+    assert info["teacher/accepted"] == 6 and info["teacher/rejected"] == {}
+    assert [(ex.question, ex.answer) for ex in trained] == [
+        ("27+58", "85"), ("13*7", "91"), ("84/4", "21"), ("64-29", "35"), ("(2+3)*4", "20"), ("12?9", ">"),
+    ]
+    assert [ex.skill for ex in trained[:4]] == ["add_carry", "mul_1digit", "div_exact", "sub_borrow"]
+    assert [ex.provenance["agent_question"] for ex in env.unwrapped.last_examples] == written
+    env.step('[{"question": "13*7"}]')
+    assert "agent_question" not in env.unwrapped.last_examples[0].provenance  # only kept when it changed
+
+
+def test_an_answer_with_a_typographic_minus_is_the_same_answer(env):
+    env.reset(seed=0)
+    _, _, _, _, info = env.step('[{"question": "12-19", "answer": "\u22127"}]')
+    assert info["teacher/accepted"] == 1 and info["teacher/corrected"] == 0
+    assert env.unwrapped.last_examples[0].provenance["answer_from"] == "agent"
+
+
 def test_a_single_problem_object_is_read(env):
     env.reset(seed=0)
     _, _, _, _, info = env.step('{"question": "13*7"}')
@@ -275,7 +300,7 @@ def test_questions_the_oracle_cannot_label_are_rejected_and_charged(env, monkeyp
     raw = env.unwrapped
     trained = _trained(env, monkeypatch)
     env.reset(seed=0)
-    questions = ["12+", "hello", "5/0", "7/2", "3 × 4", "1" * 13 + "+1", "(1+2"]
+    questions = ["12+", "hello", "5/0", "7/2", "3 x 4", "1" * 13 + "+1", "(1+2"]
     _, _, _, _, info = env.step(json.dumps([{"question": q, "answer": "1"} for q in questions] + ["2+2"]))
     assert info["teacher/rejected"] == {"unparseable": len(questions)}
     assert info["teacher/accepted"] == 1 and [ex.question for ex in trained] == ["2+2"]

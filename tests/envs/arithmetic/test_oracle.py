@@ -7,12 +7,14 @@ from __future__ import annotations
 import ast
 import re
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from datagym.envs.arithmetic import oracle
 from datagym.envs.arithmetic.oracle import MAX_INTEGER_DIGITS, MAX_QUESTION_CHARS
+from datagym.envs.arithmetic.task import ArithmeticTask
 from datagym.errors import OracleError
 
 
@@ -221,6 +223,8 @@ def test_parse_splits_comparisons():
         ("-0", "0"),
         ("007", "7"),
         ("- 12", "-12"),
+        ("\u22127", "-7"),
+        ("\u2013 7", "-7"),
         ("<", "<"),
         (" = ", "="),
         (">", ">"),
@@ -238,3 +242,32 @@ def test_parse_splits_comparisons():
 )
 def test_normalize_answer(written, canonical):
     assert oracle.normalize_answer(written) == canonical
+
+
+@pytest.mark.parametrize(
+    "written, canonical",
+    [
+        ("27+58", "27+58"),
+        (" 27 + 58\n", "27+58"),
+        ("13 \u00d7 7", "13*7"),
+        ("13\u22c57", "13*7"),
+        ("13 \u2217 7", "13*7"),
+        ("84 \u00f7 4", "84/4"),
+        ("84\u22154", "84/4"),
+        ("64 \u2212 29", "64-29"),
+        ("64 \u2013 29", "64-29"),
+        ("12 ? 9", "12?9"),
+        ("12 x 7", "12x7"),  # a letter is not a sign: left for the oracle to reject
+    ],
+)
+def test_canonical_question_writes_the_generators_format(written, canonical):
+    assert oracle.canonical_question(written) == canonical
+
+
+def test_canonical_question_is_the_identity_on_every_generated_question():
+    rng = np.random.default_rng(0)
+    task = ArithmeticTask()
+    for skill in task.skill_names:
+        for _ in range(50):
+            question = task.generate(skill, rng).question
+            assert oracle.canonical_question(question) == question
