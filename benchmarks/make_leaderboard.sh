@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Remake the committed leaderboard: every registered agent on every registered env (each env
-# gets the agents written for its level), seeds 0-4, default options, as one Ray sweep with 2
-# workers; then rank the finished runs. About 75 minutes on an otherwise idle 2-core machine.
+# Remake the committed leaderboard, benchmarks/leaderboard.md (with a CSV and a learning-curve
+# PNG per env next to it): every registered agent on every registered env (each env gets the
+# agents written for its level), seeds 0-4, default options, as one Ray sweep with 2 workers;
+# then rank the finished runs. About 75 minutes on an otherwise idle 2-core machine.
 #
 #   bash benchmarks/make_leaderboard.sh
 #
@@ -14,4 +15,4 @@ SWEEP_DIR=benchmarks/leaderboard/sweep
 ENVS=$(python -c "import datagym; print(' '.join('--env ' + e for e in datagym.env_ids()))")
 # shellcheck disable=SC2086
 datagym sweep $ENVS --agent all --seeds 0-4 --workers 2 --out "$SWEEP_DIR"
-datagym leaderboard "$SWEEP_DIR" --out benchmarks/leaderboard
+datagym leaderboard "$SWEEP_DIR" --out benchmarks
