@@ -24,15 +24,6 @@ OPTIONS = {"total_budget": 64, "step_budget": 32, "student_options": FAST_STUDEN
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def envs(ray_local):
     """One Ray vector env for the module: each actor is a process to start."""
     with warnings.catch_warnings(record=True) as caught:

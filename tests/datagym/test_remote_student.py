@@ -21,15 +21,6 @@ OPTIONS = {"total_budget": 96, "step_budget": 32, "student_options": FAST_STUDEN
 REMOTE = {"num_cpus": 1}
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def _actions(env: gym.Env, n: int = 3) -> list:
     env.action_space.seed(11)
     return [env.action_space.sample() for _ in range(n)]

@@ -42,15 +42,6 @@ def _grid() -> SweepGrid:
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def clean_sweep(ray_local, tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "clean"
     return run_sweep(_grid(), out, max_retries=0, poll_seconds=0.2)
