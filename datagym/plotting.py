@@ -155,23 +155,46 @@ def curve_band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarra
     return np.array(steps), np.array(means), np.array(lows), np.array(highs)
 
 
+def is_flat(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> bool:
+    """Whether a curve band is one constant value at every step (a teacher that trains
+    nothing): it says nothing per step, so it is drawn as a level, not as a curve."""
+    return len(mean) > 1 and bool(np.all(mean == mean[0]) and np.all(low == mean[0]) and np.all(high == mean[0]))
+
+
 def plot_learning_curves(curves: dict[str, Sequence[Sequence[float]]], title: str, path: str | Path) -> Path:
-    """Macro validation accuracy over steps per agent: the mean over seeds with a 95% band."""
+    """Macro validation accuracy over steps per agent: the mean over seeds with a 95% band.
+
+    A flat curve (the same value at every step of every seed, such as ``no_teaching``'s) is a
+    dashed level across the plot, and the steps shown are those of the other curves, so an
+    agent that spends no budget and runs to the step limit does not squeeze the rest.
+    """
     fig = Figure(figsize=(8.0, 4.8), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     cmap = colormaps["tab10"]
+    levels, last_step = [], 0
     for i, (agent, runs) in enumerate(curves.items()):
         steps, mean, low, high = curve_band(runs)
         if not len(steps):
             continue
         color = cmap(i % 10)
-        ax.plot(steps, mean, color=color, label=f"{agent} (n={len(runs)})", linewidth=1.6)
+        label = f"{agent} (n={len(runs)})"
+        if is_flat(mean, low, high):
+            levels.append((float(mean[0]), color, f"{label}, flat over {len(steps) - 1} steps", int(steps[-1])))
+            continue
+        last_step = max(last_step, int(steps[-1]))
+        ax.plot(steps, mean, color=color, label=label, linewidth=1.6)
         ax.fill_between(steps, low, high, color=color, alpha=0.18, linewidth=0)
+    if levels and not last_step:  # every curve is flat: their own steps
+        last_step = max(step for *_, step in levels)
+    for value, color, label, _ in levels:
+        ax.axhline(value, color=color, linestyle="--", linewidth=1.6, label=label, zorder=3)
+    ax.set_xlim(0, max(last_step, 1))
     ax.set_xlabel("step (0 = at reset)")
     ax.set_ylabel("macro validation accuracy")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylim(bottom=0.0)
+    top = max(ax.get_ylim()[1], 1e-3)
+    ax.set_ylim(-0.02 * top, top)  # a level at 0 stays clear of the axis
     ax.grid(alpha=0.3)
     ax.set_title(f"{title}: mean over seeds, 95% band", fontsize=10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8, frameon=False)

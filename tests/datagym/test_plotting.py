@@ -9,7 +9,15 @@ import sys
 import numpy as np
 import pytest
 
-from datagym.plotting import MAX_WIDTH, accuracy_matrix, plot_accuracy_heatmap, plot_rewards
+from datagym.plotting import (
+    MAX_WIDTH,
+    accuracy_matrix,
+    curve_band,
+    is_flat,
+    plot_accuracy_heatmap,
+    plot_learning_curves,
+    plot_rewards,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 STEPS = [
@@ -82,3 +90,39 @@ def test_plotting_leaves_no_pyplot_state_behind():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_curve_band_is_the_mean_and_t_interval_of_the_runs_that_reached_each_step():
+    steps, mean, low, high = curve_band([[0.0, 0.2, 0.4], [0.0, 0.4], [0.0, 0.3, float("nan")]])
+    assert steps.tolist() == [0, 1, 2]
+    assert mean.tolist() == pytest.approx([0.0, 0.3, 0.4])
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, 2) * s / sqrt(n) over 0.2 0.4 0.3
+    assert (low[1], high[1]) == pytest.approx((0.3 - half, 0.3 + half))
+    assert low[0] == high[0] == 0.0  # no spread
+    assert low[2] == high[2] == 0.4  # one run reached step 2 (the nan is skipped)
+
+
+def test_a_curve_that_never_moves_is_flat_and_one_that_does_is_not():
+    assert is_flat(*curve_band([[0.0] * 21, [0.0] * 21])[1:])
+    assert not is_flat(*curve_band([[0.0, 0.1], [0.0, 0.1]])[1:])
+    assert not is_flat(*curve_band([[0.1, 0.1], [0.1, 0.3]])[1:])  # same mean, but a band
+    assert not is_flat(*curve_band([[0.2]])[1:])  # one point is not a level
+
+
+def test_learning_curves_keep_the_steps_of_the_moving_curves(tmp_path, monkeypatch):
+    import datagym.plotting as plotting
+
+    seen = {}
+    monkeypatch.setattr(plotting, "_save", lambda fig, path: seen.setdefault("ax", fig.axes[0]) and path)
+    curves = {"teacher": [[0.0, 0.1, 0.2], [0.0, 0.2, 0.3]], "no_teaching": [[0.0] * 21] * 2}
+    plot_learning_curves(curves, "env", tmp_path / "c.png")
+    ax = seen["ax"]
+    assert ax.get_xlim() == (0.0, 2.0)  # not stretched to the 20 steps of the flat curve
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["teacher (n=2)", "no_teaching (n=2), flat over 20 steps"]
+    assert ax.get_lines()[1].get_linestyle() == "--" and ax.get_ylim()[0] < 0.0
+
+
+def test_learning_curves_are_a_png(tmp_path):
+    path = plot_learning_curves({"a": [[0.0, 0.1]], "b": [[0.0] * 3]}, "env", tmp_path / "c.png")
+    assert path.read_bytes()[:8] == PNG
