@@ -11,7 +11,8 @@ generator, an agent or an LLM wrote. Grammar, whitespace ignored::
 
 ``/`` is exact integer division (a question whose division leaves a remainder has no integer
 answer and is rejected); ``%`` is the non-negative remainder by a positive divisor. An answer
-is the canonical decimal integer (``-7``, ``0``, ``120``) or a comparison sign.
+is the canonical decimal integer (``-7``, ``0``, ``120``) of at most ``MAX_ANSWER_DIGITS``
+digits (a question with a longer answer is rejected) or a comparison sign.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from datagym.errors import OracleError
 
 MAX_QUESTION_CHARS = 64
 MAX_INTEGER_DIGITS = 12
+#: the longest answer the oracle gives and ``normalize_answer`` reads (a product of two integers)
+MAX_ANSWER_DIGITS = 2 * MAX_INTEGER_DIGITS + 1
 _OPERATORS = "+-*/%?()"
 
 
@@ -170,6 +173,11 @@ def label(question: str) -> str:
     left, right = parse(question)
     a = evaluate(left)
     if right is None:
+        if len(str(abs(a))) > MAX_ANSWER_DIGITS:
+            raise OracleError(
+                f"Expected a question whose answer has at most {MAX_ANSWER_DIGITS} digits, got "
+                f"{question!r}, whose answer has {len(str(abs(a)))}."
+            )
         return str(a)
     b = evaluate(right)
     return "<" if a < b else ">" if a > b else "="
@@ -199,7 +207,7 @@ def normalize_answer(answer: str) -> str | None:
     sign = ""
     if text.startswith(("-", "+")):
         sign, text = ("-" if text[0] == "-" else ""), text[1:]
-    if not text.isdigit() or not text.isascii() or len(text) > 2 * MAX_INTEGER_DIGITS + 1:
+    if not text.isdigit() or not text.isascii() or len(text) > MAX_ANSWER_DIGITS:
         return None
     value = int(sign + text)
     return str(value)

@@ -6,6 +6,7 @@ seeds and actions, everything must be equal, infos and autoresets included."""
 from __future__ import annotations
 
 import re
+import time
 import warnings
 
 import gymnasium as gym
@@ -141,6 +142,11 @@ def test_close_kills_the_actors(envs):  # last: it closes the module's env
     actors = list(envs.actors)
     envs.close()
     assert envs.closed and envs.actors == []
+    # ray.kill is asynchronous: a call sent at once may still be served, so each actor must
+    # stop answering within the minute, not at the next call
     for actor in actors:
+        deadline = time.monotonic() + 60
         with pytest.raises(ray.exceptions.RayActorError):
-            ray.get(actor.call.remote("render", (), {}), timeout=60)
+            while time.monotonic() < deadline:
+                ray.get(actor.call.remote("render", (), {}), timeout=60)
+                time.sleep(0.2)

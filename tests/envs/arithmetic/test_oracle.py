@@ -9,11 +9,11 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from datagym.envs.arithmetic import oracle
-from datagym.envs.arithmetic.oracle import MAX_INTEGER_DIGITS, MAX_QUESTION_CHARS
+from datagym.envs.arithmetic.oracle import MAX_ANSWER_DIGITS, MAX_INTEGER_DIGITS, MAX_QUESTION_CHARS
 from datagym.envs.arithmetic.task import ArithmeticTask
 from datagym.errors import OracleError
 
@@ -53,6 +53,8 @@ def reference_label(question: str) -> str:
     parts = question.split("?")
     values = [_reference_eval(ast.parse(part.strip(), mode="eval")) for part in parts]
     if len(values) == 1:
+        if len(str(abs(values[0]))) > MAX_ANSWER_DIGITS:
+            raise NoAnswer  # documented: longer answers are refused
         return str(values[0])
     a, b = values
     return "<" if a < b else ">" if a > b else "="
@@ -115,8 +117,18 @@ def test_comparison_agrees_with_the_difference_of_both_sides(left, right):
     assert oracle.label(question) == ("<" if difference < 0 else ">" if difference > 0 else "=")
 
 
+def test_an_answer_too_long_to_read_back_is_refused_not_given():
+    # found by hypothesis: 10909861*289855*289855*10909861 has a 26-digit answer, which
+    # normalize_answer (and so verification) would not read back as an answer
+    with pytest.raises(OracleError, match="at most 25 digits"):
+        oracle.label("10909861*289855*289855*10909861")
+    assert oracle.label("999999999999*999999999999") == str(999999999999**2)
+    assert oracle.label("999999999999*999999999999*10?1") == ">"  # comparisons have no such limit
+
+
 @settings(max_examples=100, deadline=None)
 @given(question=expressions)
+@example(question="10909861*289855*289855*10909861")
 def test_answers_are_canonical_and_normalize_to_themselves(question):
     assume(_squashed_length(question) <= MAX_QUESTION_CHARS)
     try:
