@@ -71,6 +71,21 @@ def test_a_two_trial_sweep_writes_two_complete_run_directories(clean_sweep):
         assert clean_sweep.trials[name].attempts == 1
 
 
+def test_a_sweep_directory_makes_a_leaderboard(clean_sweep, tmp_path):
+    from datagym.leaderboard import load_results, write
+
+    results = load_results(clean_sweep.path)
+    assert sorted((r.agent, r.seed) for r in results) == [("uniform", 0), ("uniform", 1)]
+    paths = write(results, tmp_path / "board")
+    # one board (the env with the sweep's small budgets, named after them): markdown, CSV, curves
+    names = sorted(p.name for p in paths)
+    assert len(names) == 3 and names[1] == "leaderboard.md"
+    assert names[0].startswith("curves_Arithmetic-SkillList-v0") and names[0].endswith(".png")
+    assert names[2].startswith("leaderboard_Arithmetic-SkillList-v0") and names[2].endswith(".csv")
+    tests = [RunDirectory(clean_sweep.path / n).summary()["test_macro_accuracy"] for n in (SEED0, SEED1)]
+    assert f"| 1 | uniform | 2 | {sum(tests) / 2:.4f} |" in (tmp_path / "board" / "leaderboard.md").read_text()
+
+
 def test_a_trial_directory_is_exactly_what_datagym_run_writes(clean_sweep, tmp_path):
     env = gym.make(ENV_ID, **OPTIONS)
     agent = make_agent("uniform", env)
