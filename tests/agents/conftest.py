@@ -49,6 +49,10 @@ def obs():
     return observation
 
 
+#: a tiny student, so that the tests that step an env stay fast
+FAST_STUDENT = {"n_layer": 1, "n_embd": 32, "n_head": 2, "epochs": 1, "batch_size": 16}
+
+
 @pytest.fixture(scope="module")
 def skill_list_env():
     """The default env with the fast test settings (never stepped: agents only need its spaces)."""
@@ -56,7 +60,16 @@ def skill_list_env():
         datagym.DEFAULT_ENV_ID,
         total_budget=96,
         step_budget=32,
-        student_options={"n_layer": 1, "n_embd": 32, "n_head": 2, "epochs": 1, "batch_size": 16},
+        student_options=FAST_STUDENT,
     )
+    yield env
+    env.close()
+
+
+@pytest.fixture(scope="module")
+def open_ended_env():
+    """The Open-Ended env with the fast test settings and a small budget (3 steps of 32)."""
+    env = gym.make("datagym/Arithmetic-OpenEnded-v0", total_budget=96, step_budget=32,
+                   student_options=FAST_STUDENT, timings=False)
     yield env
     env.close()

@@ -7,7 +7,6 @@ import json
 import re
 from collections import Counter
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -15,15 +14,10 @@ from datagym.agents import make_agent
 from datagym.agents.error_replay import largest_remainder
 from datagym.envs.arithmetic.task import ArithmeticTask
 
-ENV_ID = "datagym/Arithmetic-OpenEnded-v0"
-FAST_STUDENT = {"n_layer": 1, "n_embd": 32, "n_head": 2, "epochs": 1, "batch_size": 16}
-
 
 @pytest.fixture(scope="module")
-def env():
-    env = gym.make(ENV_ID, total_budget=96, step_budget=32, student_options=FAST_STUDENT, timings=False)
-    yield env
-    env.close()
+def env(open_ended_env):
+    return open_ended_env
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import pickle
 from collections import Counter
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -19,14 +18,6 @@ ENV_ID = "datagym/Arithmetic-OpenEnded-v0"
 OPEN_ENDED_AGENTS = sorted(n for n in AGENTS if "open_ended" in agent_class(n).levels)
 #: the agents that write problems (no_teaching, an agent of every level, writes none)
 WRITERS = sorted(n for n in OPEN_ENDED_AGENTS if issubclass(agent_class(n), OpenEndedAgent))
-FAST_STUDENT = {"n_layer": 1, "n_embd": 32, "n_head": 2, "epochs": 1, "batch_size": 16}
-
-
-@pytest.fixture(scope="module")
-def open_ended_env():
-    env = gym.make(ENV_ID, total_budget=96, step_budget=32, student_options=FAST_STUDENT, timings=False)
-    yield env
-    env.close()
 
 
 @pytest.fixture(scope="module")
