@@ -9,6 +9,7 @@ length so that every row of a batch decodes in lock step without padding.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Sequence
@@ -21,6 +22,11 @@ from datagym.errors import ConfigError
 from datagym.student import TRAINING_MODES, Student
 from datagym.types import Example
 from datagym.students.char_tokenizer import EOS, CharTokenizer
+
+#: the name of the KV-cache argument (and output field) of the model's ``forward``: transformers
+#: renamed ``past_key_values`` to ``cache`` in 5.x and warns on the old name, so use whichever
+#: the installed version declares (both work, neither warns)
+CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
 
 
 @dataclass
@@ -245,7 +251,7 @@ class TransformerStudent(Student):
 
     def _greedy(self, model: LlamaForCausalLM, ids: torch.Tensor) -> list[str]:
         out = model(input_ids=ids, use_cache=True)
-        cache = out.past_key_values
+        cache = getattr(out, CACHE_ARGUMENT)
         generated = []
         done = torch.zeros(ids.size(0), dtype=torch.bool)
         next_ids = out.logits[:, -1].argmax(-1)
@@ -254,8 +260,8 @@ class TransformerStudent(Student):
             done |= next_ids == EOS
             if bool(done.all()) or step == self.config.max_new_tokens - 1:
                 break
-            out = model(input_ids=next_ids[:, None], past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
+            out = model(input_ids=next_ids[:, None], use_cache=True, **{CACHE_ARGUMENT: cache})
+            cache = getattr(out, CACHE_ARGUMENT)
             next_ids = out.logits[:, -1].argmax(-1)
         tokens = torch.stack(generated, dim=1).tolist()
         return [self._to_target(self.tokenizer.decode(row)) for row in tokens]
