@@ -40,12 +40,12 @@ _FROM_ENV = ("action_space", "observation_space", "task")
 
 
 def default_agent(env: gym.Env | str) -> str:
-    """The default agent for ``env`` (an env or a registered datagym env id)."""
+    """The default agent for ``env`` (an env, or the id of a registered datagym env or of a
+    user's TeacherEnv)."""
     if isinstance(env, str):
-        from datagym.registration import env_entry
+        from datagym.registration import env_level
 
-        entry = env_entry(env)
-        level = entry.level if entry is not None else "skill_list"
+        level = env_level(env)
     else:
         level = getattr(env.unwrapped, "level", "skill_list")
     return DEFAULT_AGENTS.get(level, DEFAULT_AGENT)

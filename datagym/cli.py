@@ -33,7 +33,8 @@ import datagym
 from datagym.agents.registry import AGENTS, DEFAULT_AGENTS, agent_class, default_agent, make_agent
 from datagym.env_config import EnvConfig
 from datagym.errors import DatagymError, RunDirectoryError
-from datagym.registration import DEFAULT_ENV_ID, ENVS, env_ids, load_object
+from datagym.plugins import import_modules
+from datagym.registration import DEFAULT_ENV_ID, ENVS, env_level, teacher_env_class, teacher_env_ids
 from datagym.run_dir import RunDirectory
 
 app = typer.Typer(
@@ -89,17 +90,23 @@ def _env_options(
 
 
 def _check_env_id(env_id: str) -> None:
-    if env_id in env_ids():
+    """Any registered Gymnasium id whose env is a datagym TeacherEnv: ours, or a user's."""
+    if teacher_env_class(env_id) is not None:
         return
-    if env_id not in gym.registry:
-        raise UsageError(f"--env: unknown env {env_id!r}; expected one of: {', '.join(env_ids())}.")
-    # Another package's env registered with Gymnasium: fine if it is a datagym TeacherEnv.
-    from datagym.teacher_env import TeacherEnv
+    known = ", ".join(teacher_env_ids())
+    if env_id in gym.registry:
+        raise UsageError(f"--env: expected a datagym env (a TeacherEnv; one of: {known}), got {env_id!r}, "
+                         f"which is another kind of Gymnasium env.")
+    raise UsageError(f"--env: unknown env {env_id!r}; expected one of: {known}. Your own env id: --import "
+                     f"the module that registers it (e.g. --import mytasks).")
 
-    entry_point = gym.registry[env_id].entry_point
-    cls = load_object(entry_point) if isinstance(entry_point, str) else entry_point
-    if not (isinstance(cls, type) and issubclass(cls, TeacherEnv)):
-        raise UsageError(f"--env: expected a datagym env (one of: {', '.join(env_ids())}), got {env_id!r}.")
+
+IMPORT_HELP = ("A module of yours to import first (repeatable), e.g. one that registers your env ids; "
+               "the current directory is on the path.")
+
+
+def _import(modules: Optional[List[str]]) -> list[dict]:
+    return import_modules(modules or [])
 
 
 def _check_out_dir(out: Path, overwrite: bool) -> None:
@@ -113,8 +120,7 @@ def _check_out_dir(out: Path, overwrite: bool) -> None:
         )
 
 
-def _default_out(env_id: str, agent: str, seed: int) -> Path:
-    short = env_id.split("/")[-1]
+def _default_out(short: str, agent: str, seed: int) -> Path:
     name = agent.split(":")[-1].split(".")[-1]
     base = Path("runs") / f"{short}-{name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     out, n = base, 1
@@ -225,10 +231,16 @@ def run(
         None, "--resume", help="Go on with the unfinished run in this directory from its last finished step "
         "(the rest is identical to an uninterrupted run); takes no other run flags.",
     ),
+    imports: Optional[List[str]] = typer.Option(None, "--import", help=IMPORT_HELP),
 ) -> None:
     """Run one episode of a teacher and record it in a run directory."""
     with _logging_to_console(verbose):
         if resume is not None:
+            try:
+                _import(imports)
+            except DatagymError as exc:
+                _fail(str(exc))
+                return
             given = [flag for flag, value in (
                 ("--env", env), ("--agent", agent), ("--agent-options", agent_options), ("--seed", seed),
                 ("--out", out), ("--overwrite", overwrite or None), ("--total-budget", total_budget),
@@ -242,7 +254,7 @@ def run(
             _resume(resume, verbose)
             return
         _run(env or DEFAULT_ENV_ID, agent, agent_options, seed or 0, out, overwrite, total_budget, step_budget,
-             student_options, task_options, env_options, verbose)
+             student_options, task_options, env_options, verbose, imports)
 
 
 def _resume(run_dir: Path, verbose: bool) -> None:
@@ -278,25 +290,27 @@ def _run(
     task_options: Optional[str],
     env_options: Optional[str],
     verbose: bool,
+    imports: Optional[List[str]] = None,
 ) -> None:
-    from datagym.runner import episode_config, run_episode
+    from datagym.runner import env_names, episode_config, run_episode
 
     try:
+        recorded = _import(imports)
         options = _env_options(env_options, total_budget, step_budget, student_options, task_options)
         agent_kwargs = _json_option("--agent-options", agent_options)
         _check_env_id(env)
-        agent = agent or default_agent(env)
         if out is not None:
             _check_out_dir(out, overwrite)
         # Build everything before the run directory exists: bad input leaves nothing behind.
         environment = gym.make(env, **options)
+        agent = agent or default_agent(environment)
         teacher = make_agent(agent, environment, **agent_kwargs)
     except (UsageError, DatagymError, ValueError, TypeError) as exc:
         _fail(str(exc))
         return
 
-    out_dir = out or _default_out(env, agent, seed)
-    config = episode_config(environment, agent, agent_kwargs, seed)
+    out_dir = out or _default_out(env_names(environment)[1], agent, seed)
+    config = episode_config(environment, agent, agent_kwargs, seed, imports=recorded)
     _drive(
         environment, agent, seed, out_dir, config, verbose,
         lambda on_step: run_episode(
@@ -316,7 +330,7 @@ def _drive(
     steps_done: int = 0,
 ) -> None:
     """Show the header, a row per finished step and a progress bar while ``episode(on_step)`` runs."""
-    env = config.get("env_id", "?")
+    env = config.get("env_name") or config.get("env_id", "?")
     unwrapped = environment.unwrapped
     budget, per_step = unwrapped.config.total_budget, unwrapped.config.step_budget
     max_steps = config.get("max_episode_steps")
@@ -369,15 +383,15 @@ def _drive(
     except RunDirectoryError as exc:
         _fail(str(exc))
         return
-    except DatagymError as exc:
-        # Not bad flags but a failure mid-episode (say, a user's agent gave an invalid action):
-        # one line and exit 1; --verbose shows the traceback.
+    except Exception as exc:
+        # Not bad flags but a failure mid-episode (say, a user's agent raised or gave an invalid
+        # action): one line and exit 1; --verbose shows the traceback.
         if verbose:
             raise
         errors.print(
             Text("error: ", style="bold red")
-            + Text(f"step {steps_done + len(finished) + 1} failed: {exc} (finished steps are in {out_dir}; "
-                   f"--verbose shows the traceback)"),
+            + Text(f"step {steps_done + len(finished) + 1} failed: {failure_line(exc)} (finished steps are in "
+                   f"{out_dir}; --verbose shows the traceback)"),
             soft_wrap=True,
         )
         raise typer.Exit(code=1) from None
@@ -402,6 +416,19 @@ def _drive(
     console.print(f"plot it:       datagym plot {shlex.quote(str(out_dir))}", soft_wrap=True)
 
 
+def failure_line(exc: BaseException, limit: int = 400) -> str:
+    """An exception as one line: datagym's own errors as they read, any other with its type and
+    where it was raised (``ZeroDivisionError: division by zero (mytasks.py:12)``)."""
+    import traceback
+
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, DatagymError):
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+        text = f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _summary_line(obj: Any) -> str:
     # obj.__doc__, not inspect.getdoc: a class without a docstring must not show its base's.
     doc = inspect.cleandoc(obj.__doc__ or "") or inspect.getdoc(inspect.getmodule(obj)) or ""
@@ -409,31 +436,67 @@ def _summary_line(obj: Any) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
-@app.command("list")
-def list_() -> None:
-    """Show the registered envs and agents."""
-    envs = Table(title="envs", title_justify="left", header_style="bold")
-    envs.add_column("id", no_wrap=True)
-    envs.add_column("level", no_wrap=True)
-    envs.add_column("max steps", justify="right")
-    envs.add_column("description")
-    for entry in ENVS:
-        envs.add_row(entry.id, entry.level, str(entry.max_episode_steps), entry.description)
-    console.print(envs)
+def _columns(rows: list[tuple[str, ...]], width: int) -> list[str]:
+    """Rows as lines of at most ``width`` characters: every column but the last at its widest
+    value (names are what a user types: never cut), the last cut to what is left, with "…"."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        head = "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths))
+        room = max(width - len(head) - 2, 0)
+        tail = row[-1] if len(row[-1]) <= room else row[-1][: max(room - 1, 0)] + "…"
+        lines.append(f"{head}  {tail}".rstrip())
+    return lines
 
-    agents = Table(title="agents", title_justify="left", header_style="bold")
-    # Names and classes are what a user types: never cut them; levels and the summary wrap.
-    agents.add_column("name", no_wrap=True, min_width=max(len(n) for n in AGENTS))
-    agents.add_column("class", no_wrap=True, min_width=max(len(p.rpartition(":")[2]) for p in AGENTS.values()))
-    agents.add_column("levels", ratio=1)
-    agents.add_column("what it does", ratio=2)
-    for name, path in AGENTS.items():
-        cls = agent_class(name)
-        agents.add_row(name, path.rpartition(":")[2], ", ".join(cls.levels), _summary_line(cls))
-    console.print(agents)
-    defaults = ", ".join(f"{agent} ({level})" for level, agent in DEFAULT_AGENTS.items())
-    console.print(f"defaults: --env {DEFAULT_ENV_ID}; --agent per env level: {defaults}", soft_wrap=True)
-    console.print("your own agent: --agent package.module:Class (a datagym.agents.Agent subclass)", soft_wrap=True)
+
+@app.command("list")
+def list_(
+    imports: Optional[List[str]] = typer.Option(None, "--import", help=IMPORT_HELP),
+) -> None:
+    """Show the registered envs (yours too) and the agents of each level, one line each."""
+    try:
+        _import(imports)
+    except DatagymError as exc:
+        _fail(str(exc))
+        return
+    width = console.width
+
+    def show(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+        console.print(Text(title, style="bold"))
+        lines = _columns([header, *rows], width)
+        console.print(Text(lines[0], style="bold"), soft_wrap=True)
+        for line in lines[1:]:
+            console.print(line, soft_wrap=True, markup=False)
+
+    env_rows = []
+    for env_id in teacher_env_ids():
+        entry = next((e for e in ENVS if e.id == env_id), None)
+        if entry is not None:
+            env_rows.append((entry.id, entry.level, str(entry.max_episode_steps), entry.description))
+        else:
+            spec = gym.registry[env_id]
+            task = spec.kwargs.get("task")
+            env_rows.append((env_id, env_level(env_id), str(spec.max_episode_steps or "-"),
+                             f"yours: task {task}" if task else "yours"))
+    show("envs", ("id", "level", "steps", "description"), env_rows)
+
+    by_level: dict[str, list[str]] = {}
+    for name in AGENTS:
+        for level in agent_class(name).levels:
+            by_level.setdefault(level, []).append(name)
+    name_width = max(len(n) for n in AGENTS)
+    for level, names in by_level.items():
+        console.print()
+        rows = [(f"{name:<{name_width}}", _summary_line(agent_class(name))) for name in names]
+        show(f"agents for {level} envs (default: {DEFAULT_AGENTS.get(level, '-')})", ("name", "what it does"), rows)
+    console.print()
+    for line in (
+        f"default env: {DEFAULT_ENV_ID}",
+        "your own agent: --agent package.module:Class (a datagym.agents.Agent subclass)",
+        "your own env: --import the module that registers it, then --env its id",
+        "an agent in full: help(datagym.agents.agent_class('exp3s'))",
+    ):
+        console.print(line, soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -477,7 +540,7 @@ def plot(
             soft_wrap=True,
         )
     target = out or run_dir
-    title = f"{config.get('env_id', '')}  {config.get('agent', '')}  seed {config.get('seed', '')}"
+    title = f"{config.get('env_name') or config.get('env_id', '')}  {config.get('agent', '')}  seed {config.get('seed', '')}"
     written = [
         plot_accuracy_heatmap(steps, skills, target / "accuracy_heatmap.png", initial=initial, title=title),
         plot_rewards(steps, curve, target / "reward.png", title=title, test_macro_accuracy=test),
@@ -490,21 +553,32 @@ def plot(
 def leaderboard(
     results_dir: Path = typer.Argument(..., help="A directory holding finished runs (any summary.json below it)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the files.", show_default="RESULTS_DIR"),
+    imports: Optional[List[str]] = typer.Option(None, "--import", help=IMPORT_HELP),
 ) -> None:
     """Rank teachers per env from finished runs: leaderboard.md, a CSV and a curve PNG per env."""
     from datagym.leaderboard import load_results, write
 
+    skipped: list = []
     try:
-        results = load_results(results_dir)
+        _import(imports)
+        results = load_results(results_dir, skipped)
         if out is not None and out.exists() and not out.is_dir():
             raise UsageError(f"--out: expected a directory, got {str(out)!r}, which is a file.")
         written = write(results, out or results_dir)
     except (UsageError, DatagymError) as exc:
+        _print_skipped(skipped)
         _fail(str(exc))
         return
+    _print_skipped(skipped)
     _print_board(written[0])
     for path in written:
         console.print(f"wrote {path}", soft_wrap=True)
+
+
+def _print_skipped(skipped: list) -> None:
+    for entry in skipped:
+        errors.print(Text("skipped ", style="yellow") + Text(f"{entry.path}: not a readable datagym run ({entry.reason})"),
+                     soft_wrap=True)
 
 
 def _print_board(markdown_path: Path) -> None:
@@ -513,70 +587,169 @@ def _print_board(markdown_path: Path) -> None:
     console.print(Markdown(markdown_path.read_text(encoding="utf-8")))
 
 
+def committed_results() -> Path:
+    """The committed leaderboard's runs (``benchmarks/leaderboard/sweep`` of the source tree)."""
+    return Path(datagym.__file__).resolve().parent.parent / "benchmarks" / "leaderboard" / "sweep"
+
+
+#: the state-blind baselines `datagym evaluate` runs on a board nobody else is on: per level
+EVALUATE_BASELINES: dict[str, tuple[str, ...]] = {
+    "skill_list": ("no_teaching", "random", "uniform"),
+    "open_ended": ("no_teaching", "open_ended_random", "open_ended_uniform"),
+    "skill_tree": ("no_teaching", "tree_random", "tree_uniform"),
+}
+
+
 @app.command()
 def evaluate(
     agent: str = typer.Option(..., "--agent", help="Your teacher: package.module:Class (or a registered name)."),
     agent_options: Optional[str] = typer.Option(None, "--agent-options", help="Agent options as a JSON object."),
-    results: Path = typer.Option(
-        Path("benchmarks/leaderboard/results"), "--results", help="The leaderboard's finished runs to rank against."
+    results: Optional[Path] = typer.Option(
+        None, "--results", help="Finished runs to rank against.",
+        show_default="the committed leaderboard, benchmarks/leaderboard/sweep",
     ),
     seeds: int = typer.Option(5, "--seeds", min=1, help="Episodes per env (seeds 0..N-1), as the leaderboard runs."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where your runs go.", show_default="runs/evaluate-<agent>-<time>"),
+    env: Optional[List[str]] = typer.Option(
+        None, "--env", help="Env id to evaluate on (repeatable; yours too, with --import).",
+        show_default="every registered datagym env of the agent's level",
+    ),
     env_options: Optional[str] = typer.Option(
         None, "--env-options", help="Env options as JSON; not the protocol: ranks only against runs made with the same options.",
     ),
+    baselines: bool = typer.Option(
+        True, "--baselines/--no-baselines",
+        help="On a board that no run of --results is on, also run the level's state-blind baselines "
+        "(no_teaching, random, uniform) under the same protocol, so there is something to rank against.",
+    ),
+    imports: Optional[List[str]] = typer.Option(None, "--import", help=IMPORT_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show datagym's log lines and tracebacks."),
 ) -> None:
     """Run your teacher under the leaderboard protocol and show where it would rank."""
-    from datagym.leaderboard import board, load_results, overall
-    from datagym.registration import ENVS
+    from datagym.leaderboard import PROTOCOL_SEEDS, UNIFORM_AGENTS, board, env_label, load_results, overall
+    from datagym.runner import episode_config
+
+    with _logging_to_console(verbose):
+        try:
+            recorded = _import(imports)
+            agent_kwargs = _json_option("--agent-options", agent_options)
+            env_kwargs = _json_option("--env-options", env_options)
+            cls = agent_class(agent)
+            if env:
+                for env_id in env:
+                    _check_env_id(env_id)
+                envs = list(dict.fromkeys(env))
+            else:
+                envs = [entry.id for entry in ENVS if entry.level in cls.levels]
+                if not envs:
+                    raise UsageError(f"--agent: {agent!r} is written for {list(cls.levels)} envs; no registered env has "
+                                     f"that level. Name yours with --env.")
+            results_dir = results if results is not None else committed_results()
+            if not results_dir.is_dir():
+                raise UsageError(
+                    f"--results: expected a directory of finished runs, got {str(results_dir)!r}, which is not one"
+                    + ("" if results is not None else " (the committed leaderboard ships with the source tree; "
+                       "this install has none): pass --results DIR")
+                    + "."
+                )
+            skipped: list = []
+            baseline = [r for r in load_results(results_dir, skipped) if r.agent != agent]
+            name = agent.split(":")[-1].split(".")[-1]
+            out_dir = out or Path("runs") / f"evaluate-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+                raise UsageError(f"--out: expected a new or empty directory, got {str(out_dir)!r}, which holds files.")
+            # Build every env and agent first: bad input fails before any episode runs.
+            labels: dict[str, str] = {}
+            for env_id in envs:
+                environment = gym.make(env_id, **env_kwargs)
+                make_agent(agent, environment, **agent_kwargs)
+                labels[env_id] = env_label(episode_config(environment, agent, agent_kwargs, 0))
+        except (UsageError, DatagymError, ValueError, TypeError) as exc:
+            _fail(str(exc))
+            return
+        _print_skipped(skipped)
+
+        seed_text = f"seeds 0-{seeds - 1}" if seeds > 1 else "seed 0"
+        protocol = seeds == PROTOCOL_SEEDS and not env_kwargs
+        console.print(f"evaluating {agent} on {', '.join(envs)}, {seed_text}; runs in {out_dir}", soft_wrap=True)
+        if protocol:
+            console.print(f"protocol: {seed_text}, the envs' registered options (the leaderboard's protocol); ranked "
+                          f"against the runs in {results_dir}", soft_wrap=True)
+        else:
+            console.print(
+                f"protocol: {seed_text}, env options {json.dumps(env_kwargs, sort_keys=True)}; not the leaderboard's "
+                f"({PROTOCOL_SEEDS} seeds, registered options): ranked only against runs in {results_dir} made with the "
+                f"same env options, on the seeds both have", soft_wrap=True)
+
+        plan: list[tuple[str, str, dict, bool]] = []  # (env id, agent, options, is it the user's)
+        for env_id in envs:
+            plan.append((env_id, agent, agent_kwargs, True))
+            others = {r.agent for r in baseline if r.env == labels[env_id]}
+            if not others and baselines:
+                level = env_level(env_id)
+                extra = [a for a in EVALUATE_BASELINES.get(level, ()) if a != agent]
+                console.print(f"no run in {results_dir} is on the board {labels[env_id]}: also running the "
+                              f"{level} baselines {', '.join(extra)} with the same protocol", soft_wrap=True)
+                plan.extend((env_id, a, {}, False) for a in extra)
+        for env_id, who, kwargs, mine in plan:
+            for seed in range(seeds):
+                run_dir = out_dir / (f"{env_id.split('/')[-1]}-seed{seed}" if mine
+                                     else f"baselines/{env_id.split('/')[-1]}-{who}-seed{seed}")
+                summary = _evaluate_episode(env_id, env_kwargs, who, kwargs, seed, run_dir, recorded, verbose)
+                console.print(f"  {env_id} {who} seed {seed}: test macro accuracy "
+                              f"{summary['test_macro_accuracy']:.4f}", soft_wrap=True)
+
+        mine_results = load_results(out_dir)
+        boards = board(baseline + mine_results)
+        ranked = {}
+        for label in sorted({r.env for r in mine_results if r.agent == agent}):
+            rows = boards.get(label, [])
+            mine = next((r for r in rows if r.agent == agent), None)
+            if mine is None:
+                continue
+            if len(rows) < 2:
+                console.print(Text.assemble((label, "bold"), f": test {mine.mean:.4f} [{mine.low:.4f}, {mine.high:.4f}]; "
+                                            f"no other agent on this board, so no rank"), soft_wrap=True)
+                continue
+            ranked[label] = rows
+            base = UNIFORM_AGENTS.get(env_level(label.split(" ")[0]), "uniform")
+            t = "" if mine.t_vs_uniform is None else f", Welch t vs {base} {mine.t_vs_uniform:+.2f} (p {mine.p_vs_uniform:.3g})"
+            console.print(
+                Text.assemble((label, "bold"), f": rank {mine.rank} of {len(rows)}, test {mine.mean:.4f} "
+                              f"[{mine.low:.4f}, {mine.high:.4f}]{t}"),
+                soft_wrap=True,
+            )
+        # Overall: only the boards the evaluated agent shares with others, so neither a board it
+        # is alone on, nor boards it never ran on, move its rank.
+        table = overall(ranked)
+        place = next((i for i, (a, _, _) in enumerate(table, start=1) if a == agent), None)
+        if place is None:
+            console.print("overall: no rank (no board with another agent)", soft_wrap=True)
+        else:
+            console.print(Text.assemble("overall: ", (f"rank {place} of {len(table)}", "bold"),
+                                        f" over the {len(ranked)} board(s) above"), soft_wrap=True)
+
+
+def _evaluate_episode(env_id: str, env_kwargs: dict, agent: str, agent_kwargs: dict, seed: int, run_dir: Path,
+                      recorded: list[dict], verbose: bool) -> dict:
+    """One episode of `datagym evaluate`; a failure in the agent is one line and exit code 1."""
     from datagym.runner import episode_config, run_episode
 
+    environment = gym.make(env_id, **env_kwargs)
+    teacher = make_agent(agent, environment, **agent_kwargs)
+    config = episode_config(environment, agent, agent_kwargs, seed, imports=recorded)
     try:
-        agent_kwargs = _json_option("--agent-options", agent_options)
-        env_kwargs = _json_option("--env-options", env_options)
-        cls = agent_class(agent)
-        envs = [entry.id for entry in ENVS if entry.level in cls.levels]
-        if not envs:
-            raise UsageError(f"--agent: {agent!r} is written for {list(cls.levels)} envs; no registered env has that level.")
-        baseline = load_results(results)
-        name = agent.split(":")[-1].split(".")[-1]
-        out_dir = out or Path("runs") / f"evaluate-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if out_dir.exists() and any(out_dir.iterdir()):
-            raise UsageError(f"--out: expected a new or empty directory, got {str(out_dir)!r}, which holds files.")
-        # Build every env and agent first: bad input fails before any episode runs.
-        for env_id in envs:
-            make_agent(agent, gym.make(env_id, **env_kwargs), **agent_kwargs)
-    except (UsageError, DatagymError, ValueError, TypeError) as exc:
-        _fail(str(exc))
-        return
-    baseline = [r for r in baseline if r.agent != agent]
-    console.print(f"evaluating {agent} on {', '.join(envs)}, seeds 0-{seeds - 1}; runs in {out_dir}", soft_wrap=True)
-    for env_id in envs:
-        for seed in range(seeds):
-            environment = gym.make(env_id, **env_kwargs)
-            teacher = make_agent(agent, environment, **agent_kwargs)
-            config = episode_config(environment, agent, agent_kwargs, seed)
-            run_dir = out_dir / f"{env_id.split('/')[-1]}-seed{seed}"
-            summary = run_episode(environment, teacher, seed=seed, out_dir=str(run_dir), config=config)
-            console.print(f"  {env_id} seed {seed}: test macro accuracy {summary['test_macro_accuracy']:.4f}",
-                          soft_wrap=True)
-    mine_results = load_results(out_dir)
-    boards = board(baseline + mine_results)
-    for label in sorted({r.env for r in mine_results}):
-        env_id = label
-        rows = boards.get(label, [])
-        mine = next((r for r in rows if r.agent == agent), None)
-        if mine is None:
-            continue
-        t = "" if mine.t_vs_uniform is None else f", Welch t vs uniform {mine.t_vs_uniform:+.2f} (p {mine.p_vs_uniform:.3g})"
-        console.print(
-            Text.assemble((env_id, "bold"), f": rank {mine.rank} of {len(rows)}, test {mine.mean:.4f} "
-                          f"[{mine.low:.4f}, {mine.high:.4f}]{t}"),
-            soft_wrap=True,
-        )
-    table = overall(boards)
-    place = next(i for i, (a, _, _) in enumerate(table, start=1) if a == agent)
-    console.print(Text.assemble("overall: ", (f"rank {place} of {len(table)}", "bold")), soft_wrap=True)
+        return run_episode(environment, teacher, seed=seed, out_dir=str(run_dir), config=config)
+    except KeyboardInterrupt:
+        errors.print(f"interrupted; the finished episodes are in {run_dir.parent}", soft_wrap=True)
+        raise typer.Exit(code=130) from None
+    except Exception as exc:
+        if verbose:
+            raise
+        errors.print(Text("error: ", style="bold red") + Text(
+            f"{env_id} {agent} seed {seed} failed: {failure_line(exc)} (its finished steps are in {run_dir}; "
+            f"--verbose shows the traceback)"), soft_wrap=True)
+        raise typer.Exit(code=1) from None
 
 
 @app.command()
@@ -620,12 +793,16 @@ def sweep(
         "takes no grid flags.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show datagym's log lines and the workers' output."),
+    imports: Optional[List[str]] = typer.Option(
+        None, "--import", help=IMPORT_HELP + " Every trial imports it too (on a cluster, from the same directory)."
+    ),
 ) -> None:
     """Run a grid of envs x agents x seeds (x env option sets) in parallel on Ray, one run directory per trial."""
     from datagym.sweep import SweepDirectory, SweepGrid, parse_seeds, validate
 
     with _logging_to_console(verbose):
         try:
+            recorded = _import(imports)
             if resume is not None:
                 given = [flag for flag, value in (
                     ("--env", env), ("--agent", agent), ("--seeds", seeds), ("--agent-options", agent_options),
@@ -646,6 +823,7 @@ def sweep(
                     seeds=parse_seeds(seeds if seeds is not None else "0"),
                     env_options=[{**options, **flags} for options in option_sets],
                     agent_options=_json_option("--agent-options", agent_options),
+                    imports=recorded,
                 )
                 out_dir = out or Path("sweeps") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
             if address is not None and workers is not None:
@@ -749,6 +927,12 @@ def _sweep(grid: Any, out_dir: Path, planned: dict, address: Optional[str], work
 
 
 def main() -> None:
+    from datagym.plugins import current_directory_on_path, load_entry_points
+
+    # The `datagym` script finds a user's module in the current directory, as `python -m
+    # datagym` does; installed plugins (the datagym.plugins entry points) register their envs.
+    current_directory_on_path()
+    load_entry_points()
     app(prog_name="datagym")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,11 @@ import numpy as np
 from scipy import stats
 
 from datagym.errors import RunDirectoryError
+
+logger = logging.getLogger(__name__)
+
+#: what a summary.json must hold to be ranked
+SUMMARY_FIELDS = ("env_id", "agent", "seed", "test_macro_accuracy", "validation_auc", "validation_curve")
 
 #: the floor every teacher is measured against
 FLOOR_AGENT = "no_teaching"
@@ -76,7 +82,10 @@ def env_label(config: dict) -> str:
 
     env_id = config.get("env_id", "?")
     options = dict(config.get("env_options") or {})
-    registered = dict(gym.registry[env_id].kwargs) if env_id in gym.registry else {}
+    if config.get("registered_env_options") is not None:  # recorded: no need to import a user's env
+        registered = dict(config["registered_env_options"])
+    else:
+        registered = dict(gym.registry[env_id].kwargs) if env_id in gym.registry else {}
     extra = {k: v for k, v in sorted(options.items()) if registered.get(k, _MISSING) != v and k != "timings"}
     if not extra:
         return env_id
@@ -86,15 +95,26 @@ def env_label(config: dict) -> str:
 _MISSING = object()
 
 
-def _level(env_id: str) -> str:
-    from datagym.registration import env_entry
+def _level(summary: dict) -> str:
+    from datagym.registration import env_level
 
-    entry = env_entry(env_id.split(" ")[0])
-    return entry.level if entry is not None else "skill_list"
+    return str(summary.get("level") or env_level(summary["env_id"]))
 
 
-def load_results(root: str | Path) -> list[Result]:
-    """Every finished run (a ``summary.json``) under ``root``."""
+@dataclass
+class Skipped:
+    """A run directory the leaderboard could not read, and why."""
+
+    path: str
+    reason: str
+
+
+def load_results(root: str | Path, skipped: list[Skipped] | None = None) -> list[Result]:
+    """Every finished run (a ``summary.json``) under ``root``.
+
+    A summary that is not a readable datagym run (hand-edited, foreign, or written by an old
+    version without the fields a board needs) is skipped, not fatal: it is appended to
+    ``skipped`` when a list is given, else logged as one warning line naming it and why."""
     root = Path(root)
     if not root.is_dir():
         raise RunDirectoryError(f"Expected a results directory, got {str(root)!r}, which is not a directory.")
@@ -102,11 +122,16 @@ def load_results(root: str | Path) -> list[Result]:
     for path in sorted(root.rglob("summary.json")):
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(summary, dict):
+                raise TypeError(f"a JSON {type(summary).__name__}, not an object")
+            missing = [k for k in SUMMARY_FIELDS if k not in summary]
+            if missing:
+                raise KeyError(f"no {', '.join(missing)}")
             label = env_label(summary)
             results.append(
                 Result(
                     env=label,
-                    level=_level(summary["env_id"]),
+                    level=_level(summary),
                     agent=str(summary["agent"]),
                     seed=int(summary["seed"]),
                     test=float(summary["test_macro_accuracy"]),
@@ -115,17 +140,25 @@ def load_results(root: str | Path) -> list[Result]:
                     path=str(path.parent),
                 )
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RunDirectoryError(
-                f"Expected {str(path)!r} to be a datagym run summary (env_id, agent, seed, "
-                f"test_macro_accuracy, validation_curve), got one that is not ({type(exc).__name__}: {exc})."
-            ) from exc
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            entry = Skipped(str(path.parent), f"{type(exc).__name__}: {reason}")
+            if skipped is not None:
+                skipped.append(entry)
+            else:
+                logger.warning("skipped %s: not a readable datagym run (%s)", entry.path, entry.reason)
     if not results:
+        found = f"; {_count(skipped, 'unreadable run')} skipped" if skipped else ""
         raise RunDirectoryError(
-            f"Expected finished runs (summary.json files) under {str(root)!r}, found none. "
+            f"Expected finished runs (summary.json files) under {str(root)!r}, found none{found}. "
             f"Make some with `datagym run` or `datagym sweep`."
         )
     return results
+
+
+def _count(items: list | None, noun: str) -> str:
+    n = len(items or [])
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def interval95(values: Sequence[float]) -> tuple[float, float, float]:
@@ -183,9 +216,13 @@ def board(results: Iterable[Result]) -> dict[str, list[Row]]:
 
 
 def overall(boards: dict[str, list[Row]]) -> list[tuple[str, float, int]]:
-    """(agent, mean normalised rank, number of envs), best first."""
+    """(agent, mean normalised rank, number of envs), best first. A board with a single agent
+    ranks nobody against anybody, so it does not count (a lone agent would otherwise be
+    "top" of it)."""
     ranks: dict[str, list[float]] = {}
     for rows in boards.values():
+        if len(rows) < 2:
+            continue
         for row in rows:
             ranks.setdefault(row.agent, []).append((row.rank - 1) / max(len(rows) - 1, 1))
     table = [(agent, float(np.mean(r)), len(r)) for agent, r in ranks.items()]

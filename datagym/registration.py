@@ -7,12 +7,13 @@ JSON-serialisable, so an env can be rebuilt anywhere from its spec (Ray workers 
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium
 
-from datagym.errors import UnknownNameError
+from datagym.errors import ConfigError, UnknownNameError
 
 NAMESPACE = "datagym"
 
@@ -95,12 +96,34 @@ def _resolve(kind: str, name: str, table: dict[str, str]) -> Any:
     )
 
 
+def check_options(kind: str, name: str, factory: Any, options: dict[str, Any]) -> None:
+    """Raise ConfigError for keyword options ``factory`` does not take (unless it takes any),
+    in the words every other unknown option gets: what came in and what is expected."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C type without a signature: let it decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return
+    accepted = sorted(
+        p.name for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY) and p.name != "self"
+    )
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(f"Unknown {kind} option(s) {unknown} for {kind} {name!r}; expected some of {accepted}.")
+
+
 def make_task(name: str, **kwargs: Any):
-    return _resolve("task", name, TASKS)(**kwargs)
+    factory = _resolve("task", name, TASKS)
+    check_options("task", name, factory, kwargs)
+    return factory(**kwargs)
 
 
 def make_student(name: str, **kwargs: Any):
-    return _resolve("student", name, STUDENTS)(**kwargs)
+    factory = _resolve("student", name, STUDENTS)
+    check_options("student", name, factory, kwargs)
+    return factory(**kwargs)
 
 
 def register_envs() -> None:
@@ -125,3 +148,42 @@ def env_ids() -> list[str]:
 def env_entry(env_id: str) -> EnvEntry | None:
     """The datagym entry of ``env_id``, None for an env registered by another package."""
     return next((entry for entry in ENVS if entry.id == env_id), None)
+
+
+def teacher_env_class(env_id: str) -> type | None:
+    """The ``TeacherEnv`` subclass a Gymnasium id is registered with, None if it is not a
+    registered datagym env (a user's own id counts once its module is imported)."""
+    from datagym.teacher_env import TeacherEnv
+
+    spec = gymnasium.registry.get(env_id)
+    if spec is None:
+        return None
+    entry_point = spec.entry_point
+    try:
+        cls = load_object(entry_point) if isinstance(entry_point, str) else entry_point
+    except Exception:  # an entry point that does not import (a missing optional dependency...)
+        return None
+    return cls if isinstance(cls, type) and issubclass(cls, TeacherEnv) else None
+
+
+def env_level(env_id: str) -> str:
+    """The level (``skill_list``, ``open_ended``, ``skill_tree``) of a datagym env id or of a
+    user's id registered with a TeacherEnv; ``skill_list`` for an id that is neither."""
+    entry = env_entry(env_id)
+    if entry is not None:
+        return entry.level
+    cls = teacher_env_class(env_id)
+    return cls.level if cls is not None else "skill_list"
+
+
+def teacher_env_ids() -> list[str]:
+    """Every registered Gymnasium id whose env is a datagym TeacherEnv: datagym's own first,
+    then those of other packages and of the user's imported modules."""
+    ours = env_ids()
+    # Gymnasium's own envs are never TeacherEnvs; skipping them spares importing all of them.
+    candidates = [
+        i for i, spec in gymnasium.registry.items()
+        if i not in ours and not (isinstance(spec.entry_point, str) and spec.entry_point.startswith("gymnasium."))
+    ]
+    others = sorted(i for i in candidates if teacher_env_class(i) is not None)
+    return ours + others

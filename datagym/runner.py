@@ -42,20 +42,63 @@ def _student_config(unwrapped: Any) -> dict:
     return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
 
 
-def episode_config(env: gym.Env, agent_name: str, agent_options: dict, seed: int) -> dict:
+def agent_name(agent: Any) -> str:
+    """What a run records as its agent: the registered name of the agent's class, else its
+    ``package.module:Class``, so that ``--resume`` and the leaderboard can rebuild and name it."""
+    from datagym.agents.registry import AGENTS
+
+    cls = type(agent)
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    return next((name for name, target in AGENTS.items() if target == path), path)
+
+
+def env_names(env: gym.Env) -> tuple[str, str]:
+    """(display name, short name) of an env: its id, and when its task is not the one the id
+    registers, the task it really runs (``datagym/Arithmetic-SkillList-v0 with task
+    mytasks:StringTask``; short ``StringTask-SkillList-v0``), so headers, plots and run
+    directory names never call another task Arithmetic."""
     spec = env.spec or env.unwrapped.spec
     unwrapped = env.unwrapped
+    env_id = spec.id if spec is not None else type(unwrapped).__name__
+    short = env_id.split("/")[-1]
+    config = getattr(unwrapped, "config", None)
+    if spec is None or config is None:
+        return env_id, short
+    registered = gym.registry[spec.id].kwargs.get("task") if spec.id in gym.registry else None
+    if registered is None or config.task == registered:
+        return env_id, short
+    task_label = config.task.split(":")[-1].split(".")[-1]
+    rest = short.split("-", 1)[1] if "-" in short else short
+    return f"{env_id} with task {config.task}", f"{task_label}-{rest}"
+
+
+def episode_config(env: gym.Env, agent_name: str, agent_options: dict, seed: int,
+                   imports: list[dict] | None = None) -> dict:
+    """What ``config.json`` holds: everything needed to rebuild the episode and to name it."""
+    spec = env.spec or env.unwrapped.spec
+    unwrapped = env.unwrapped
+    task = getattr(unwrapped, "task", None)
+    display, short = env_names(env)
     return {
         "env_id": spec.id if spec is not None else type(unwrapped).__name__,
+        "env_name": display,
+        "env_short_name": short,
         "env_options": dict(spec.kwargs) if spec is not None else {},
+        # what the id itself registers: the leaderboard tells the user's options from these
+        "registered_env_options": (
+            dict(gym.registry[spec.id].kwargs) if spec is not None and spec.id in gym.registry else {}
+        ),
         # every setting the env ran with, defaults included, so old runs stay readable
         "env_config": unwrapped.config.to_json() if hasattr(unwrapped, "config") else {},
+        "task": {"name": getattr(task, "name", None), "version": getattr(task, "version", None)},
+        "level": getattr(unwrapped, "level", None),
         "student_config": _student_config(unwrapped),
         "max_episode_steps": spec.max_episode_steps if spec is not None else None,
         "agent": agent_name,
         "agent_options": agent_options,
         "seed": seed,
         "skills": list(getattr(unwrapped, "skill_names", [])),
+        "imports": list(imports or []),
         "datagym_version": datagym.__version__,
     }
 
@@ -89,9 +132,12 @@ class Resumable:
 
 
 def build_from_config(config: dict) -> tuple[gym.Env, Any]:
-    """The env and agent a run directory's ``config.json`` describes, freshly built."""
+    """The env and agent a run directory's ``config.json`` describes, freshly built (the
+    user's modules it records imported first, so their env ids and classes exist)."""
     from datagym.agents.registry import make_agent
+    from datagym.plugins import reimport
 
+    reimport(config.get("imports"))
     env = gym.make(config["env_id"], **config.get("env_options", {}))
     agent = make_agent(config["agent"], env, **config.get("agent_options", {}))
     return env, agent
@@ -105,14 +151,19 @@ def run_episode(
     config: dict | None = None,
     overwrite: bool = False,
     on_step: StepCallback | None = None,
+    agent_options: dict | None = None,
 ) -> dict:
     """Run ``agent`` in ``env`` for one episode from ``seed``; return the summary.
 
     With ``out_dir`` the episode is recorded as a run directory (see ``datagym.run_dir``),
     with a checkpoint after every finished step so that ``resume_episode`` can go on from it.
+    Without ``config``, ``config.json`` is what ``datagym run`` writes (``episode_config``),
+    with the agent named by ``agent_name(agent)`` and ``agent_options`` (the options it was
+    built with, if any), so ``datagym leaderboard``, ``plot`` and ``--resume`` read the run.
     ``on_step`` is called with each step's record (the CLI draws its table with it).
     """
-    config = config if config is not None else {"seed": seed}
+    if config is None:
+        config = episode_config(env, agent_name(agent), dict(agent_options or {}), seed)
     run_dir = RunDirectory(out_dir) if out_dir is not None else None
     if run_dir is not None:
         run_dir.create(config, overwrite=overwrite)
@@ -147,6 +198,9 @@ def load_resumable(out_dir: str | os.PathLike) -> Resumable:
             f"Expected an unfinished run directory, got {str(run_dir.path)!r}, which finished "
             f"(summary.json exists). Start a new run with another --out."
         )
+    from datagym.plugins import reimport
+
+    reimport(config.get("imports"))  # the checkpoint may pickle the user's own classes
     checkpoint = run_dir.checkpoint()
     if checkpoint is None:
         env, agent = build_from_config(config)

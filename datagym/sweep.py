@@ -79,9 +79,16 @@ def _short(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in tail)
 
 
-def trial_name(env_id: str, agent: str, seed: int, option_set: int | None = None) -> str:
-    """``<Env>-<agent>-seed<N>``, with ``-opts<K>`` when the sweep has several env option sets."""
-    name = f"{_short(env_id)}-{_short(agent)}-seed{seed}"
+def trial_name(env_id: str, agent: str, seed: int, option_set: int | None = None,
+               env_options: dict | None = None) -> str:
+    """``<Env>-<agent>-seed<N>``, with ``-opts<K>`` when the sweep has several env option sets.
+    An option set that swaps the env's task names the task it runs (``StringTask-SkillList-v0``)."""
+    env = _short(env_id)
+    task = (env_options or {}).get("task")
+    spec = gym.registry.get(env_id)
+    if isinstance(task, str) and spec is not None and task != spec.kwargs.get("task") and "-" in env:
+        env = f"{_short(task)}-{env.split('-', 1)[1]}"
+    name = f"{env}-{_short(agent)}-seed{seed}"
     return name if option_set is None else f"{name}-opts{option_set}"
 
 
@@ -115,6 +122,8 @@ class SweepGrid:
     seeds: list[int]
     env_options: list[dict] = dataclasses.field(default_factory=lambda: [{}])
     agent_options: dict = dataclasses.field(default_factory=dict)
+    #: the user's modules (``--import``) every trial imports first: ``{"module", "path"}`` each
+    imports: list[dict] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.envs:
@@ -159,7 +168,7 @@ class SweepGrid:
                 for agent in fitting[env_id] if self.agents else [default_agent(env_id)]:
                     for seed in self.seeds:
                         trials.append(Trial(
-                            name=trial_name(env_id, agent, seed, k if several else None),
+                            name=trial_name(env_id, agent, seed, k if several else None, options),
                             env_id=env_id, agent=agent, seed=int(seed),
                             env_options=dict(options), agent_options=self.options_for(agent),
                         ))
@@ -174,16 +183,15 @@ class SweepGrid:
         one). An agent of another level is left out of that env's trials; an agent that fits
         no env of the grid is an error, never silently dropped."""
         from datagym.agents.registry import AGENTS, agent_class
-        from datagym.registration import env_entry
+        from datagym.registration import env_level
 
-        entry = env_entry(env_id)
-        level = entry.level if entry is not None else "skill_list"
+        level = env_level(env_id)
         names = list(AGENTS) if self.agents == [ALL_AGENTS] else self.agents
         out = [a for a in names if level in agent_class(a).levels]
         if self.agents and self.agents != [ALL_AGENTS]:
             for agent in self.agents:
                 levels = agent_class(agent).levels
-                envs_levels = {(env_entry(e).level if env_entry(e) else "skill_list") for e in self.envs}
+                envs_levels = {env_level(e) for e in self.envs}
                 if not set(levels) & envs_levels:
                     raise SweepError(
                         f"--agent: {agent!r} is written for {list(levels)} envs; expected an agent for one of "
@@ -212,15 +220,16 @@ def validate(grid: SweepGrid) -> dict[str, int]:
     does, so bad input fails here, before anything is written. Returns each trial's planned
     steps. Raises UnknownNameError / ConfigError / SweepError naming what is wrong."""
     from datagym.agents.registry import make_agent
-    from datagym.registration import env_ids, load_object
-    from datagym.teacher_env import TeacherEnv
+    from datagym.plugins import reimport
+    from datagym.registration import teacher_env_class, teacher_env_ids
 
+    reimport(grid.imports)
     for env_id in grid.envs:
-        spec = gym.registry.get(env_id)
-        entry_point = spec.entry_point if spec is not None else None
-        cls = load_object(entry_point) if isinstance(entry_point, str) else entry_point
-        if not (isinstance(cls, type) and issubclass(cls, TeacherEnv)):
-            raise UnknownNameError(f"--env: unknown env {env_id!r}; expected one of: {', '.join(env_ids())}.")
+        if teacher_env_class(env_id) is None:
+            raise UnknownNameError(
+                f"--env: unknown env {env_id!r}; expected one of: {', '.join(teacher_env_ids())} "
+                f"(a user's own id: --import the module that registers it)."
+            )
     trials = grid.trials()
     steps: dict[str, int] = {}
     built: dict[tuple[str, int], tuple[gym.Env, int]] = {}
@@ -380,17 +389,22 @@ class FailOnce:
 
 
 # -- one trial (runs in a Ray worker) ---------------------------------------------------------
-def run_trial(trial: dict, run_dir: str, board: Any = None, fault: Callable | None = None) -> dict:
+def run_trial(trial: dict, run_dir: str, board: Any = None, fault: Callable | None = None,
+              imports: list[dict] | None = None) -> dict:
     """Run (or resume, or skip if finished) one trial in ``run_dir``; return its summary.
 
     A first attempt starts the episode; a retry, or a later sweep over the same directory,
-    finds the run's checkpoint and goes on from its last finished step.
+    finds the run's checkpoint and goes on from its last finished step. ``imports``: the
+    user's modules to import first (a worker is a fresh process: their env ids and classes
+    exist only once imported).
     """
     import ray
 
     from datagym.agents.registry import make_agent
+    from datagym.plugins import reimport
     from datagym.runner import episode_config, load_resumable, resume_episode, run_episode
 
+    reimport(imports)
     t = Trial.from_json(trial)
     run = RunDirectory(run_dir)
     done = run.summary() if run.config_path.exists() else None
@@ -412,7 +426,7 @@ def run_trial(trial: dict, run_dir: str, board: Any = None, fault: Callable | No
             return resume_episode(resumable, on_step=on_step)
         env = gym.make(t.env_id, **t.env_options)
         agent = make_agent(t.agent, env, **t.agent_options)
-        config = episode_config(env, t.agent, t.agent_options, t.seed)
+        config = episode_config(env, t.agent, t.agent_options, t.seed, imports=imports)
         # no config.json yet: whatever is there is a dead attempt's leftovers
         return run_episode(env, agent, seed=t.seed, out_dir=run_dir, config=config, overwrite=True, on_step=on_step)
     finally:
@@ -507,7 +521,7 @@ def run_sweep(
         cpus = trial_cpus if trial_cpus is not None else (0 if t.env_options.get("student_resources") else 1)
         ref = remote_trial.options(
             num_cpus=cpus, max_retries=max_retries, retry_exceptions=True, name=f"datagym-trial:{t.name}"
-        ).remote(t.to_json(), str(sweep.run_dir(t)), board, fault)
+        ).remote(t.to_json(), str(sweep.run_dir(t)), board, fault, grid.imports)
         pending[ref] = t.name
 
     try:

@@ -113,8 +113,60 @@ def test_empty_or_foreign_results_are_refused(tmp_path):
         load_results(tmp_path / "missing")
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "summary.json").write_text('{"agent": "a"}')
-    with pytest.raises(RunDirectoryError, match="to be a datagym run summary"):
-        load_results(tmp_path)
+    with pytest.raises(RunDirectoryError, match=r"found none; 1 unreadable run skipped"):
+        load_results(tmp_path, [])
+
+
+def test_an_unreadable_run_is_skipped_with_its_reason_and_the_rest_ranked(results_dir):
+    from datagym.leaderboard import Skipped
+
+    (results_dir / "python-run").mkdir()
+    (results_dir / "python-run" / "summary.json").write_text('{"seed": 0}')  # what old run_episode wrote
+    (results_dir / "torn").mkdir()
+    (results_dir / "torn" / "summary.json").write_text('{"env_id": ')
+    skipped: list = []
+    results = load_results(results_dir, skipped)
+    assert len(results) == 9
+    assert skipped == [
+        Skipped(str(results_dir / "python-run"),
+                "KeyError: no env_id, agent, test_macro_accuracy, validation_auc, validation_curve"),
+        Skipped(str(results_dir / "torn"), skipped[1].reason),
+    ]
+    assert skipped[1].reason.startswith("JSONDecodeError: Expecting value")
+
+
+def test_cli_leaderboard_skips_an_unreadable_run_in_one_line(results_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from datagym.cli import app
+
+    (results_dir / "python-run").mkdir()
+    (results_dir / "python-run" / "summary.json").write_text('{"seed": 0}')
+    result = CliRunner().invoke(app, ["leaderboard", str(results_dir), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("skipped ")]
+    assert len(lines) == 1 and str(results_dir / "python-run") in lines[0] and "no env_id" in lines[0]
+    assert "smart" in (tmp_path / "b" / "leaderboard.md").read_text()
+
+
+def test_overall_ignores_a_board_with_a_single_agent(results_dir):
+    _summary(results_dir, "loner", 0, 0.0, options={"step_budget": 7})
+    boards = board(load_results(results_dir))
+    assert len(boards) == 2
+    table = overall(boards)
+    assert [agent for agent, _, _ in table] == ["smart", "uniform", "no_teaching"]
+    assert "loner" not in {agent for agent, _, _ in table}
+
+
+def test_evaluate_defaults_to_the_committed_leaderboard():
+    from datagym.cli import committed_results
+
+    results = load_results(committed_results())
+    assert committed_results().parts[-3:] == ("benchmarks", "leaderboard", "sweep")
+    boards = board(results)
+    assert sorted(boards) == sorted(["datagym/Arithmetic-SkillList-v0", "datagym/Arithmetic-OpenEnded-v0",
+                                     "datagym/Arithmetic-SkillTree-v0"])
+    assert all(row.n == 5 for rows in boards.values() for row in rows)
 
 
 def test_real_runs_make_a_board(tmp_path, fast_env_kwargs):
@@ -156,6 +208,25 @@ def test_cli_leaderboard_and_evaluate_rank_a_users_teacher(tmp_path, fast_env_kw
     assert "rank " in evaluated.output and " of 3" in evaluated.output
     assert "overall: rank" in evaluated.output
     assert len(list((tmp_path / "mine").glob("*/summary.json"))) == 2
+    assert "not the leaderboard's (5 seeds, registered options)" in " ".join(evaluated.output.split())
+
+
+def test_evaluate_alone_on_a_board_gets_no_rank(tmp_path, fast_env_kwargs):
+    """The reported bug: a teacher alone on its one-seed board came out "rank 1 of 1", then
+    "overall: rank 2 of 15" because that board counted."""
+    from typer.testing import CliRunner
+
+    from datagym.cli import app
+
+    result = CliRunner().invoke(app, [
+        "evaluate", "--agent", "no_teaching", "--seeds", "1", "--env", SKILL_LIST, "--no-baselines",
+        "--out", str(tmp_path / "mine"), "--env-options", json.dumps(fast_env_kwargs),
+    ])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "no other agent on this board, so no rank" in out
+    assert "overall: no rank (no board with another agent)" in out
+    assert "rank 1 of 1" not in out
 
 
 def test_cli_leaderboard_of_an_empty_directory_fails_with_exit_2(tmp_path):

@@ -159,6 +159,31 @@ def test_summary_json_repeats_config_json_even_without_an_explicit_config(env, t
     assert run.summary() == {**run.config(), **json.loads(json.dumps(summary))}
 
 
+def test_run_episode_from_python_writes_the_config_the_cli_writes(env, tmp_path):
+    from datagym.leaderboard import load_results
+    from datagym.runner import agent_name, episode_config
+
+    agent = make_agent("uniform", env)
+    run_episode(env, agent, seed=2, out_dir=str(tmp_path / "py"))
+    written = RunDirectory(tmp_path / "py").config()
+    expected = json.loads(json.dumps(episode_config(env, "uniform", {}, 2)))
+    assert written == expected
+    assert written["agent"] == "uniform" and written["env_id"] == env.spec.id
+    (result,) = load_results(tmp_path)
+    assert (result.agent, result.seed, result.level) == ("uniform", 2, "skill_list")
+    assert agent_name(agent) == "uniform"
+
+
+def test_an_unregistered_agent_is_recorded_by_its_import_path(env):
+    from datagym.agents.simple_teachers import UniformAgent
+    from datagym.runner import agent_name
+
+    class Mine(UniformAgent):
+        pass
+
+    assert agent_name(Mine(env.action_space, env.observation_space)).endswith(":test_an_unregistered_agent_is_recorded_by_its_import_path.<locals>.Mine")
+
+
 def test_without_a_directory_nothing_is_written(env, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     summary = run_episode(env, make_agent("uniform", env), seed=0)
