@@ -16,7 +16,8 @@ import numpy as np
 from gymnasium import spaces
 
 from datagym.engine import Plan
-from datagym.errors import ConfigError, InvalidActionError, OracleError
+from datagym.action_validation import require_str
+from datagym.errors import ConfigError, OracleError
 from datagym.teacher_env import TeacherEnv
 from datagym.types import Example
 
@@ -277,23 +278,15 @@ class OpenEndedEnv(TeacherEnv):
         self._observation_rng = np.random.default_rng(int(self.np_random.integers(2**63 - 1)))
 
     def step(self, action: Any):
-        if not isinstance(action, str):
-            # Checked before the base's checks so that nothing, not even the report, changes.
-            raise InvalidActionError(
-                "Expected action to be a str holding JSON problems, e.g. "
-                "'[{\"question\": \"27+58\", \"answer\": \"85\"}]', got "
-                f"{type(action).__name__}: {_short_repr(action)}. Write problems with json.dumps(...)."
-            )
+        # Checked before the base's checks so that nothing, not even the report, changes.
+        require_action_text(action)
         obs, reward, terminated, truncated, info = super().step(action)
         info.update(self._report.info())
         return obs, reward, terminated, truncated, info
 
     # -- action -----------------------------------------------------------------------------
     def _plan_from_action(self, action: Any) -> Plan:
-        if not isinstance(action, str):  # step() checks first; here for direct callers
-            raise InvalidActionError(
-                f"Expected action to be a str holding JSON problems, got {type(action).__name__}."
-            )
+        require_action_text(action)  # step() checks first; here for direct callers
         report = _ActionReport()
         capacity = min(self.config.step_budget, self.budget_left)
         examples: list[Example] = []
@@ -503,6 +496,10 @@ def _loss(value: float) -> float:
     return 100.0 if not math.isfinite(value) else round(min(max(value, 0.0), 100.0), 4)
 
 
-def _short_repr(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def require_action_text(action: Any) -> str:
+    """The action if it is a ``str``; else an ``InvalidActionError`` naming its type (short)."""
+    return require_str(
+        action,
+        'action to be a str holding JSON problems, e.g. \'[{"question": "27+58", "answer": "85"}]\'',
+        "Write problems with json.dumps(...).",
+    )

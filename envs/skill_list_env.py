@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
+from datagym.action_validation import (
+    real_vector,
+    require_dict,
+    require_finite,
+    require_non_negative,
+    require_within,
+)
 from datagym.allocation import round_shares
 from datagym.engine import Plan
-from datagym.errors import ConfigError, InvalidActionError
+from datagym.errors import ConfigError
 from datagym.teacher_env import TeacherEnv
 
 
@@ -23,6 +29,8 @@ DIFFICULTY_BANDS = 4
 
 #: the two keys of the action with ``difficulty_control=True``
 ACTION_KEYS = ("weights", "difficulty")
+#: where the skill names an action's entries follow are, as messages tell the user
+SKILL_NAMES = "env.unwrapped.skill_names"
 
 
 def difficulty_band(difficulty: float, bands: int = DIFFICULTY_BANDS) -> int:
@@ -72,20 +80,30 @@ class SkillListEnv(TeacherEnv):
 
     ## Action
     ``Box(0, 1, (n_skills,), float32)``: a non-negative weight per skill. Weights are relative
-    (any finite non-negative values work; they are normalised), and are turned into counts that
-    fill ``min(step_budget, budget_left)`` exactly. An all-zero action is allowed and documented:
-    it generates nothing and spends nothing (the student is not trained that step). A wrong
-    shape, NaN, infinity or a negative weight raises ``InvalidActionError`` (a ``ValueError``)
-    and leaves the env as it was. Every example's difficulty is drawn uniformly in [0, 1].
+    (any finite non-negative values work, however large; they are normalised by their maximum
+    first), and are turned into counts that fill ``min(step_budget, budget_left)`` exactly. An
+    all-zero action is allowed and documented: it generates nothing and spends nothing (the
+    student is not trained that step). Every example's difficulty is drawn uniformly in [0, 1].
+
+    Accepted: a numpy array of bool, signed or unsigned int, or float of any width (float16 to
+    float128), or a list or tuple of Python bool/int/float or numpy scalars of those kinds, of
+    shape ``(n_skills,)`` (``datagym.action_validation``, shared with the Skill-Tree env).
+    Anything else raises ``InvalidActionError`` (a ``ValueError``) naming what came in, and
+    leaves the env as it was: ``None``, text (numeric strings too: ``["0.5"] * 15``), bytes,
+    complex numbers, ``datetime64``/``timedelta64``, object arrays, ragged or too deeply
+    nested lists, dicts, torch tensors (convert with ``.detach().cpu().numpy()``) and other
+    array types (``np.asarray(...)``), a Python int too large for a float (``10**400``), a
+    wrong shape, NaN, infinity or a negative weight. Messages are at most 300 characters.
 
     With ``difficulty_control=True`` the action is ``Dict({"weights": Box(0, 1, (n_skills,)),
     "difficulty": Box(0, 1, (n_skills,))})`` (float32): the weights as above, and the
     difficulty in [0, 1] at which each skill's examples of this step are generated (0: the
     easiest the skill allows, 1: the hardest; a skill with zero weight ignores it, but it must
-    still be valid). A non-dict action, missing or extra keys, a wrong shape, NaN, infinity or
-    a difficulty outside [0, 1] raise ``InvalidActionError`` and leave the env as it was. The
-    difficulty each example was made at is in its ``provenance["difficulty"]``
-    (``env.unwrapped.last_examples``).
+    still be valid). Each value is accepted as the weights are. A non-dict action, missing or
+    extra keys (keys are ``str``), a value that is not real numbers as above, a wrong shape,
+    NaN, infinity, a negative weight or a difficulty outside [0, 1] raise
+    ``InvalidActionError`` and leave the env as it was. The difficulty each example was made
+    at is in its ``provenance["difficulty"]`` (``env.unwrapped.last_examples``).
 
     ## Reward
     The change in macro-averaged validation accuracy since the previous step.
@@ -169,7 +187,7 @@ class SkillListEnv(TeacherEnv):
             weights, difficulty = self._split_dict_action(action)
         else:
             weights, difficulty = self._weights(action, "action"), None
-        if weights.sum() == 0:
+        if not np.any(weights):  # all zero (a sum of huge weights would overflow to inf)
             return Plan()
         counts = allocate(weights, min(self.config.step_budget, self.budget_left))
         plan = Plan(counts={name: int(c) for name, c in zip(self.skill_names, counts) if c})
@@ -179,61 +197,31 @@ class SkillListEnv(TeacherEnv):
 
     def _weights(self, action: Any, what: str) -> np.ndarray:
         """``action`` (called ``what`` in messages) as validated per-skill weights."""
-        n = len(self.skill_names)
-        try:
-            weights = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidActionError(
-                f"Expected {what} of shape ({n},) with one non-negative weight per skill, got "
-                f"{type(action).__name__} that is not numeric. Skills: env.unwrapped.skill_names."
-            ) from None
-        if weights.shape != (n,):
-            raise InvalidActionError(
-                f"Expected {what} of shape ({n},), got {weights.shape}. Pass one weight per skill: "
-                f"env.unwrapped.skill_names."
-            )
-        if not np.all(np.isfinite(weights)):
-            bad = [self.skill_names[i] for i in np.flatnonzero(~np.isfinite(weights))]
-            raise InvalidActionError(f"Expected finite weights, got NaN or infinity for {bad}.")
-        if np.any(weights < 0):
-            bad = {self.skill_names[i]: float(weights[i]) for i in np.flatnonzero(weights < 0)}
-            raise InvalidActionError(f"Expected non-negative weights, got negative ones: {bad}.")
+        weights = real_vector(
+            action, label=what, length=len(self.skill_names), per="one weight per skill", names_attr=SKILL_NAMES
+        )
+        require_finite(weights, self.skill_names, "weights")
+        require_non_negative(weights, self.skill_names, "weights")
         return weights
 
     def _split_dict_action(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
         """The weights and difficulties of a ``difficulty_control`` action, validated."""
-        n = len(self.skill_names)
-        expected = sorted(ACTION_KEYS)
-        if not isinstance(action, Mapping):
-            raise InvalidActionError(
-                f"Expected a dict action with keys {expected} (the env has difficulty_control=True), "
-                f"got {type(action).__name__}. Pass {{'weights': one weight per skill, "
-                f"'difficulty': one difficulty in [0, 1] per skill}}."
-            )
-        keys = sorted(map(str, action))
-        if keys != expected:
-            raise InvalidActionError(f"Expected action keys {expected}, got {keys}.")
+        action = require_dict(
+            action,
+            ACTION_KEYS,
+            why=" (the env has difficulty_control=True)",
+            fix="Pass {'weights': one weight per skill, 'difficulty': one difficulty in [0, 1] per skill}.",
+        )
         weights = self._weights(action["weights"], "action['weights']")
-        raw = action["difficulty"]
-        try:
-            difficulty = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidActionError(
-                f"Expected action['difficulty'] of shape ({n},) with one difficulty in [0, 1] per skill, "
-                f"got {type(raw).__name__} that is not numeric."
-            ) from None
-        if difficulty.shape != (n,):
-            raise InvalidActionError(
-                f"Expected action['difficulty'] of shape ({n},), got {difficulty.shape}. Pass one "
-                f"difficulty in [0, 1] per skill: env.unwrapped.skill_names."
-            )
-        if not np.all(np.isfinite(difficulty)):
-            bad = [self.skill_names[i] for i in np.flatnonzero(~np.isfinite(difficulty))]
-            raise InvalidActionError(f"Expected finite difficulties, got NaN or infinity for {bad}.")
-        outside = (difficulty < 0) | (difficulty > 1)
-        if np.any(outside):
-            bad = {self.skill_names[i]: float(difficulty[i]) for i in np.flatnonzero(outside)}
-            raise InvalidActionError(f"Expected difficulties in [0, 1], got {bad}.")
+        difficulty = real_vector(
+            action["difficulty"],
+            label="action['difficulty']",
+            length=len(self.skill_names),
+            per="one difficulty in [0, 1] per skill",
+            names_attr=SKILL_NAMES,
+        )
+        require_finite(difficulty, self.skill_names, "difficulties")
+        require_within(difficulty, self.skill_names, "difficulties", 0.0, 1.0)
         return weights, difficulty
 
     # -- the observation ----------------------------------------------------------------------

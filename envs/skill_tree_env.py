@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
+from datagym.action_validation import (
+    real_vector,
+    require_binary,
+    require_dict,
+    require_finite,
+    require_non_negative,
+)
 from datagym.engine import Plan, Request
 from datagym.envs.skill_list_env import MAX_LOSS, allocate
-from datagym.errors import ConfigError, InvalidActionError
+from datagym.errors import ConfigError
 from datagym.task import ACCEPTED
 from datagym.teacher_env import TeacherEnv
 
@@ -19,6 +25,8 @@ from datagym.teacher_env import TeacherEnv
 HIDDEN = -1.0
 #: the keys of an action, in the order the errors list them
 ACTION_KEYS = ("allocation", "expand")
+#: where the node names an action's entries follow are, as messages tell the user
+NODE_NAMES = "env.unwrapped.node_names"
 _BAND_NAMES = {1: ("all",), 2: ("easy", "hard"), 3: ("easy", "medium", "hard")}
 MAX_BANDS = 10
 
@@ -109,10 +117,19 @@ class SkillTreeEnv(TeacherEnv):
     only the expansions.
 
     Weight on hidden nodes, and expanding a hidden, already expanded or leaf node, are
-    ignored and counted in ``info`` (so that any action of the space is legal). A missing or
-    extra key, a wrong shape, a non-numeric array, NaN, infinity, a negative weight or an
-    ``expand`` entry other than 0/1 raises ``InvalidActionError`` (a ``ValueError``) and
-    leaves the env as it was.
+    ignored and counted in ``info`` (so that any action of the space is legal).
+
+    Accepted for each key: a numpy array of bool, signed or unsigned int, or float of any
+    width (float16 to float128; e.g. an int8 ``expand``), or a list or tuple of Python
+    bool/int/float or numpy scalars of those kinds, of shape ``(n,)`` (the same rules as the
+    Skill-List env: ``datagym.action_validation``). Anything else raises
+    ``InvalidActionError`` (a ``ValueError``) naming what came in, and leaves the env as it
+    was: a non-dict action, a missing or extra key (keys are ``str``), ``None``, text (numeric
+    strings too), bytes, complex numbers, ``datetime64``/``timedelta64``, object arrays,
+    ragged or too deeply nested lists, dicts, torch tensors (convert with
+    ``.detach().cpu().numpy()``) and other array types, a Python int too large for a float
+    (``10**400``), a wrong shape, NaN, infinity, a negative weight or an ``expand`` entry
+    other than 0/1. Messages are at most 300 characters.
 
     ## Reward
     The change in macro-averaged validation accuracy (over the task's skills) since the
@@ -350,50 +367,25 @@ class SkillTreeEnv(TeacherEnv):
     def _parse_action(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
         """Validate ``action``; return (expand as bool, allocation as float64). Changes nothing."""
         n = len(self.node_names)
-        if not isinstance(action, Mapping):
-            raise InvalidActionError(
-                f"Expected a dict action with keys {list(ACTION_KEYS)}, got {type(action).__name__}. "
-                f"Pass {{'expand': {n} zeros/ones, 'allocation': {n} weights}}, one per env.unwrapped.node_names."
-            )
-        keys = list(action.keys())
-        missing = [k for k in ACTION_KEYS if k not in keys]
-        extra = sorted((k for k in keys if k not in ACTION_KEYS), key=repr)
-        if missing or extra:
-            raise InvalidActionError(
-                f"Expected action keys {list(ACTION_KEYS)}, got {sorted(keys, key=repr)!r} "
-                f"(missing {missing}, unexpected {extra})."
-            )
-        allocation = self._numeric(action["allocation"], "allocation", "one non-negative weight per node")
-        expand = self._numeric(action["expand"], "expand", "0 or 1 per node")
-        if not np.all(np.isfinite(allocation)):
-            bad = [self.node_names[i] for i in np.flatnonzero(~np.isfinite(allocation))][:5]
-            raise InvalidActionError(f"Expected finite weights in action['allocation'], got NaN or infinity for {bad}.")
-        if np.any(allocation < 0):
-            bad = {self.node_names[i]: float(allocation[i]) for i in np.flatnonzero(allocation < 0)[:5]}
-            raise InvalidActionError(f"Expected non-negative weights in action['allocation'], got negative ones: {bad}.")
-        off = ~((expand == 0) | (expand == 1))
-        if np.any(off):
-            bad = {self.node_names[i]: float(expand[i]) for i in np.flatnonzero(off)[:5]}
-            raise InvalidActionError(f"Expected action['expand'] to hold only 0 or 1, got {bad}.")
+        action = require_dict(
+            action,
+            ACTION_KEYS,
+            fix=f"Pass {{'expand': {n} zeros/ones, 'allocation': {n} weights}}, one per {NODE_NAMES}.",
+        )
+        allocation = real_vector(
+            action["allocation"],
+            label="action['allocation']",
+            length=n,
+            per="one non-negative weight per node",
+            names_attr=NODE_NAMES,
+        )
+        expand = real_vector(
+            action["expand"], label="action['expand']", length=n, per="0 or 1 per node", names_attr=NODE_NAMES
+        )
+        require_finite(allocation, self.node_names, "weights in action['allocation']")
+        require_non_negative(allocation, self.node_names, "weights in action['allocation']")
+        require_binary(expand, self.node_names, "action['expand']")
         return expand == 1, allocation
-
-    def _numeric(self, value: Any, key: str, what: str) -> np.ndarray:
-        n = len(self.node_names)
-        try:
-            array = np.asarray(value)
-        except Exception:  # ragged nesting and objects numpy cannot read
-            array = None
-        if array is None or array.dtype.kind not in "biuf":
-            kind = type(value).__name__ if array is None else f"dtype {array.dtype}"
-            raise InvalidActionError(
-                f"Expected action[{key!r}] to be numbers (bool, int or float) of shape ({n},), got {kind}."
-            )
-        if array.shape != (n,):
-            raise InvalidActionError(
-                f"Expected action[{key!r}] of shape ({n},) with {what}, got shape {array.shape}. "
-                f"Nodes: env.unwrapped.node_names."
-            )
-        return array.astype(np.float64)
 
     def _plan_from_action(self, action: Any) -> Plan:
         expand, allocation = self._parse_action(action)

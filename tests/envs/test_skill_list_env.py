@@ -95,10 +95,11 @@ def _bad_actions(skills):
         ("inf", inf, f"Expected finite weights, got NaN or infinity for ['{skills[0]}']."),
         ("nan_and_-inf", both, f"Expected finite weights, got NaN or infinity for ['{skills[1]}', '{skills[3]}']."),
         ("negative", negative, f"Expected non-negative weights, got negative ones: {{'{skills[4]}': -0.5}}."),
-        ("str", "abc", f"Expected action of shape ({N_SKILLS},) with one non-negative weight per skill, got str that is not numeric."),
-        ("words", ["a"] * N_SKILLS, f"Expected action of shape ({N_SKILLS},) with one non-negative weight per skill, got list that is not numeric."),
-        ("dict", {}, f"Expected action of shape ({N_SKILLS},) with one non-negative weight per skill, got dict that is not numeric."),
-        ("complex", [1j] * N_SKILLS, "got list that is not numeric"),
+        ("str", "abc", f"Expected action to be numbers (bool, int or float) of shape ({N_SKILLS},), got str: 'abc'. Pass numbers, not text."),
+        ("words", ["a"] * N_SKILLS, f"Expected action to be numbers (bool, int or float) of shape ({N_SKILLS},), got list holding str: 'a'. Pass numbers, not text."),
+        ("dict", {}, f"Expected action to be numbers (bool, int or float) of shape ({N_SKILLS},), got dict: {{}}. {shape_help}"),
+        ("complex", [1j] * N_SKILLS, "got list holding complex: 1j."),
+        ("none", None, "got NoneType: None."),
     ]
 
 
