@@ -33,3 +33,13 @@ class OracleError(DatagymError, ValueError):
 
 class RunDirectoryError(DatagymError, RuntimeError):
     """A run directory is missing, incomplete, or would be overwritten."""
+
+
+class TaskCheckError(DatagymError, ValueError):
+    """A task breaks the Task contract. Raised by ``datagym.testing.check_task``; the message
+    names the check, what was expected, what came in, an offending example and the fix, and
+    ``check`` holds the check's name."""
+
+    def __init__(self, message: str, check: str = "") -> None:
+        super().__init__(message)
+        self.check = check

@@ -15,6 +15,14 @@ The student is also built once in-process, without weights (students make their 
 ``reset``), so that bad options fail where the env is made (``datagym run`` and ``datagym
 sweep`` report them before anything is written) and its config is known without a round trip.
 A student whose constructor is heavy should defer that work to ``reset``.
+
+``prepare(task)`` (the env calls it before the first ``reset``) runs on that in-process copy at
+once, so a task the student cannot learn as configured fails where the env is made, and is
+replayed on the actor when the actor is made (and on every actor a pickled copy makes), so the
+actor's student gets the same vocabulary. The actor's student is prepared with a
+``TaskSummary`` of the task (name, version, skill tree, characters), not the task itself: the
+module of a user's task need not be importable on the Ray worker, and the held-out sets stay
+with the env. ``unencodable`` is answered by the in-process copy.
 """
 
 from __future__ import annotations
@@ -60,6 +68,28 @@ def check_resources(resources: Any) -> dict:
     return dict(resources)
 
 
+class TaskSummary:
+    """What a remote student's ``prepare`` gets in the actor: the task's ``name``, ``version``,
+    ``skill_tree`` / ``skill_names`` and ``characters()``, computed in-process. Made of datagym
+    types only, so it unpickles on any worker whatever module the task came from."""
+
+    def __init__(self, task: Any) -> None:
+        self.name = task.name
+        self.version = task.version
+        self.skill_tree = task.skill_tree
+        self._characters = "".join(task.characters())
+
+    @property
+    def skill_names(self) -> tuple[str, ...]:
+        return self.skill_tree.leaves
+
+    def characters(self) -> str:
+        return self._characters
+
+    def describe(self) -> dict:
+        return {"name": self.name, "version": self.version, "skills": list(self.skill_names)}
+
+
 class _StudentHost:
     """What runs inside the actor: the real student, built there (on the GPU if it has one)."""
 
@@ -94,10 +124,15 @@ class RemoteStudent(Student):
         self.resources = check_resources(resources if resources is not None else {"num_cpus": 1})
         self._actor: Any = None
         self._pending_state: dict | None = None  # loaded into the actor when it is made
+        self._task: TaskSummary | None = None  # what prepare() was given: replayed on the actor when it is made
         from datagym.registration import make_student
 
-        local = make_student(name, **self.options)  # checks the options; no weights until reset
-        self._described: tuple[str, Any] = (getattr(local, "mode", "continual"), getattr(local, "config", None))
+        # Checks the options; no weights until reset. Kept (weightless) for prepare and unencodable.
+        self._local: Student = make_student(name, **self.options)
+        self._described: tuple[str, Any] = (
+            getattr(self._local, "mode", "continual"),
+            getattr(self._local, "config", None),
+        )
 
     # -- the actor ----------------------------------------------------------------------------
     def _handle(self) -> Any:
@@ -109,6 +144,8 @@ class RemoteStudent(Student):
             options = {k: v for k, v in self.resources.items() if v is not None}
             self._actor = _host_class().options(**options).remote(self.name, self.options)
             logger.info("student %r in a Ray actor with %s", self.name, options)
+            if self._task is not None:
+                ray_get(self._actor.call.remote("prepare", self._task))
             if self._pending_state is not None:
                 state, self._pending_state = self._pending_state, None
                 ray_get(self._actor.call.remote("load_state_dict", state))
@@ -135,6 +172,15 @@ class RemoteStudent(Student):
             self._actor = None
 
     # -- the Student interface ----------------------------------------------------------------
+    def prepare(self, task: Any) -> None:
+        self._local.prepare(task)  # raises here, in-process, if the student cannot learn the task
+        self._task = TaskSummary(task)
+        if self._actor is not None:
+            self._call("prepare", self._task)
+
+    def unencodable(self, text: str) -> list[str]:
+        return self._local.unencodable(text)
+
     def reset(self, seed: int) -> None:
         self._pending_state = None
         self._call("reset", int(seed))

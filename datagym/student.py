@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from datagym.types import Example
+
+if TYPE_CHECKING:
+    from datagym.task import Task
 
 TrainingMode = Literal["continual", "retrain"]
 TRAINING_MODES = ("continual", "retrain")
@@ -17,9 +20,25 @@ class Student(ABC):
     ``continual`` training keeps training the current weights on each new batch of data;
     ``retrain`` starts again from the initial weights on all data seen so far (DataEnvGym's
     protocol). Implementations must be deterministic given the seed passed to ``reset``.
+
+    The env calls ``prepare(task)`` once, right after building the student and before the
+    first ``reset``; a student whose vocabulary (or anything else) depends on the task sets it
+    up there. ``unencodable(text)`` says which characters the student cannot represent
+    (``datagym.testing.check_task`` reports them).
     """
 
     mode: TrainingMode
+
+    def prepare(self, task: "Task") -> None:
+        """Set up for teaching ``task`` (e.g. build the vocabulary from ``task.characters()``);
+        called once by the env before any ``reset``. Raise ``ConfigError`` if the student cannot
+        learn the task as configured. The default does nothing."""
+
+    def unencodable(self, text: str) -> list[str]:
+        """The distinct characters of ``text`` the student cannot encode (they would reach the
+        model as an unknown token), sorted by code point; ``[]`` when it can encode them all.
+        The default, for students that encode any text (byte or sub-word tokenizers), is ``[]``."""
+        return []
 
     @abstractmethod
     def reset(self, seed: int) -> None:

@@ -53,6 +53,9 @@ class TeacherEnv(gym.Env):
             )
         else:
             self.student = make_student(self.config.student, **self.config.student_options)
+        # Once, before any reset: the student sets itself up for the task (the default
+        # student builds its vocabulary from the task's characters; ConfigError if it cannot).
+        self.student.prepare(self.task)
         self.engine = engine or ProceduralEngine()
         self.skill_names: tuple[str, ...] = self.task.skill_names
         self._validation = self.task.heldout("validation")

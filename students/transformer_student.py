@@ -12,7 +12,7 @@ import copy
 import inspect
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -21,7 +21,10 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from datagym.errors import ConfigError
 from datagym.student import TRAINING_MODES, Student
 from datagym.types import Example
-from datagym.students.char_tokenizer import EOS, CharTokenizer
+from datagym.students.char_tokenizer import DEFAULT_ALPHABET, EOS, CharTokenizer, alphabet_for
+
+if TYPE_CHECKING:
+    from datagym.task import Task
 
 #: the name of the KV-cache argument (and output field) of the model's ``forward``: transformers
 #: renamed ``past_key_values`` to ``cache`` in 5.x and warns on the old name, so use whichever
@@ -46,6 +49,7 @@ class TransformerStudentConfig:
     eval_batch_size: int = 1024  # questions decoded together
     torch_threads: int = 1  # torch intra-op threads; 0 leaves torch's setting alone
     reverse_digits: bool = False  # write answers' digits least-significant first, as carries flow
+    alphabet: str | None = None  # a fixed vocabulary (must cover the task's characters); None: built from the task
 
     def __post_init__(self) -> None:
         if self.mode not in TRAINING_MODES:
@@ -65,6 +69,13 @@ class TransformerStudentConfig:
             raise ConfigError(f"Expected replay >= 0 (old examples per new one), got {self.replay!r}.")
         if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, int) or self.torch_threads < 0:
             raise ConfigError(f"Expected torch_threads >= 0, got {self.torch_threads!r}.")
+        if self.alphabet is not None:
+            if not isinstance(self.alphabet, str):
+                raise ConfigError(
+                    f"Expected student alphabet to be a string of characters (or None to build it from the "
+                    f"task), got {self.alphabet!r}."
+                )
+            CharTokenizer(self.alphabet)  # no repeats, contains '='
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "TransformerStudentConfig":
@@ -76,14 +87,22 @@ class TransformerStudentConfig:
 
 
 class TransformerStudent(Student):
-    """A Llama-architecture causal LM of a few hundred thousand parameters on characters."""
+    """A Llama-architecture causal LM of a few hundred thousand parameters on characters.
+
+    Its vocabulary is one token per character. ``prepare(task)`` (the env calls it) builds it
+    from the task: ``DEFAULT_ALPHABET`` first, then the task's other characters
+    (``task.characters()``) in code-point order, so arithmetic keeps the ids it always had and a
+    task with capitals, colons, quotes or newlines can be learned. The option ``alphabet``
+    fixes the vocabulary instead; ``prepare`` then raises ``ConfigError`` if the task needs a
+    character it lacks. Without ``prepare`` the vocabulary is ``alphabet`` or ``DEFAULT_ALPHABET``.
+    """
 
     def __init__(self, config: TransformerStudentConfig | None = None, **kwargs: Any) -> None:
         if config is not None and kwargs:
             raise ConfigError("Pass either a TransformerStudentConfig or keyword options, not both.")
         self.config = config or TransformerStudentConfig.from_kwargs(**kwargs)
         self.mode = self.config.mode
-        self.tokenizer = CharTokenizer()
+        self.tokenizer = CharTokenizer(self.config.alphabet or DEFAULT_ALPHABET)
         self.model: LlamaForCausalLM | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self._initial_weights: dict[str, torch.Tensor] | None = None
@@ -107,6 +126,34 @@ class TransformerStudent(Student):
             bos_token_id=1,
             eos_token_id=2,
         )
+
+    def prepare(self, task: "Task") -> None:
+        """Build the vocabulary for ``task`` (see the class docstring); call before ``reset``.
+
+        A vocabulary that changes drops the weights (call ``reset`` again): the embedding
+        table's size is the vocabulary's.
+        """
+        needed = task.characters()
+        if self.config.alphabet is not None:
+            missing = self.tokenizer.unknown(needed)
+            if missing:
+                raise ConfigError(
+                    f"Expected the student's alphabet to contain every character of task "
+                    f"{getattr(task, 'name', type(task).__name__)!r}, but it cannot encode "
+                    f"{', '.join(repr(ch) for ch in missing)} (they would all read as UNK, and the student could "
+                    f"never write them). Add them to student_options['alphabet'], or leave alphabet unset (None) "
+                    f"so the student builds its vocabulary from the task."
+                )
+            return
+        alphabet = alphabet_for(needed)
+        if alphabet != self.tokenizer.alphabet:
+            self.tokenizer = CharTokenizer(alphabet)
+            self.model = self.optimizer = self._initial_weights = None
+            self._seen = []
+
+    def unencodable(self, text: str) -> list[str]:
+        """The characters of ``text`` outside the vocabulary, sorted by code point."""
+        return self.tokenizer.unknown(text)
 
     def _set_threads(self) -> None:
         if self.config.torch_threads:
@@ -284,14 +331,23 @@ class TransformerStudent(Student):
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "seen": [ex.to_json() for ex in self._seen],
             "rng": copy.deepcopy(self._rng.bit_generator.state),
+            "alphabet": self.tokenizer.alphabet,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("config") != asdict(self.config):
+        saved = state.get("config")
+        if isinstance(saved, dict) and "alphabet" not in saved:
+            saved = {**saved, "alphabet": None}  # saved before the option existed
+        if saved != asdict(self.config):
             raise ConfigError(
                 f"Expected a state saved by a student with config {asdict(self.config)}, "
                 f"got one saved with {state.get('config')}."
             )
+        # The state's vocabulary, which its weights were made for (states from before the
+        # vocabulary was saved used the default one).
+        alphabet = state.get("alphabet", DEFAULT_ALPHABET)
+        if alphabet != self.tokenizer.alphabet:
+            self.tokenizer = CharTokenizer(alphabet)
         with torch.random.fork_rng(devices=[]):
             self.model = LlamaForCausalLM(self._model_config())
         self.model.load_state_dict(state["model"])

@@ -74,7 +74,7 @@ class ArithmeticTask(Task):
             return "mul_then_add"
         return None
 
-    def _build_heldout(self) -> dict[str, dict[str, list[Example]]]:
+    def build_heldout(self) -> dict[str, dict[str, list[Example]]]:
         splits: dict[str, dict[str, list[Example]]] = {"validation": {}, "test": {}}
         for spec in SKILL_SPECS:
             name = spec.skill.name
