@@ -177,3 +177,37 @@ def test_unknown_task_options_get_the_expected_some_of_message():
     result = runner.invoke(app, ["run", "--task-options", '{"heldout": 3}', *FAST])
     assert result.exit_code == 2
     assert "expected some of ['heldout_size']" in result.output and "TypeError" not in result.output
+
+
+def test_a_sweep_of_a_users_env_imports_its_module_in_every_ray_worker(user_dir):
+    """Ray workers are fresh processes: the sweep hands them the recorded imports."""
+    done = subprocess.run(
+        [sys.executable, "-m", "datagym", "sweep", "--import", "tinytask", "--env", USER_ENV, "--agent", "uniform",
+         "--seeds", "0-1", "--workers", "2", "--out", "sw", *FAST],
+        capture_output=True, text=True, timeout=600, cwd=user_dir,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = sorted(p.name for p in (user_dir / "sw").iterdir() if p.is_dir())
+    assert runs == ["Reverse-SkillList-v0-uniform-seed0", "Reverse-SkillList-v0-uniform-seed1"]
+    for name in runs:
+        summary = json.loads((user_dir / "sw" / name / "summary.json").read_text())
+        assert summary["env_id"] == USER_ENV and summary["imports"][0]["module"] == "tinytask"
+    assert json.loads((user_dir / "sw" / "sweep.json").read_text())["grid"]["imports"][0]["module"] == "tinytask"
+
+
+def test_the_readme_example_task_runs_through_run_and_evaluate_from_its_folder(tmp_path):
+    """The issue's "done": the example task of README's "Writing a task", from its folder,
+    through `datagym run --env` and `datagym evaluate`, nothing but the README's commands."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    fast = ["--env-options", json.dumps({"total_budget": 64, "step_budget": 32, "task_options": {"heldout_size": 5},
+                                         "student_options": json.loads(FAST_STUDENT)})]
+    run = subprocess.run([sys.executable, "-m", "datagym", "run", "--import", "mytasks", "--env",
+                          "mine/Strings-SkillList-v0", "--out", str(tmp_path / "r"), *fast],
+                         capture_output=True, text=True, timeout=300, cwd=examples)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("mine/Strings-SkillList-v0  agent proximal_skill")
+    evaluated = subprocess.run([sys.executable, "-m", "datagym", "evaluate", "--import", "mytasks", "--agent", "uniform",
+                                "--env", "mine/Strings-SkillList-v0", "--seeds", "2", "--out", str(tmp_path / "e"),
+                                *fast], capture_output=True, text=True, timeout=600, cwd=examples)
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
+    assert "overall: rank" in evaluated.stdout
