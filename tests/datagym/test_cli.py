@@ -204,17 +204,21 @@ def test_run_leaves_logging_as_it_found_it():
 
 
 def test_list_shows_every_env_and_agent():
+    from datagym.agents.registry import DEFAULT_AGENTS, agent_class
+
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0
-    output = result.output
+    lines = result.output.splitlines()
     for env_id in env_ids():
-        assert env_id in output
-    for name, path in AGENTS.items():
-        assert re.search(rf"│ {name}\s+│ {path.rpartition(':')[2]}\s+│", output), name
-    # a docstring's first line, from no_teaching (the summary column wraps it across lines,
-    # interleaved with the levels column)
-    words = re.sub(r"[│\s]+", " ", output)
-    assert "Generates" in words and "student stays untrained." in words
+        assert any(line.startswith(env_id + " ") for line in lines), env_id
+    for level, default in DEFAULT_AGENTS.items():
+        assert f"agents for {level} envs (default: {default})" in lines
+    for name in AGENTS:
+        rows = [line for line in lines if line.split() and line.split()[0] == name]
+        assert len(rows) == len(agent_class(name).levels), name  # a row per level it serves
+    # a docstring's first line, from no_teaching, on its row
+    assert any(line.startswith("no_teaching") and "Generates nothing: the student stays untrained" in line
+               for line in lines)
 
 
 def test_version():
