@@ -49,9 +49,13 @@ class StringTask(Task):
         letters = rng.choice(list(string.ascii_lowercase), size=2 + int(round(5 * d)))
         if rng.random() < 0.5:
             letters[0] = letters[0].upper()  # capitals are part of the task
-        word = "".join(letters)
-        c = word[int(rng.integers(len(word)))] if rng.random() < 0.8 else str(rng.choice(list(string.ascii_lowercase)))
-        question = TEMPLATES[skill].format(w=word, c=c.lower())
+        c = str(rng.choice(list(string.ascii_lowercase)))
+        if skill == "count":  # 0 to 3 copies of the letter counted, so that no one answer dominates
+            others = [x for x in string.ascii_lowercase if x != c]
+            letters = [x if x.lower() != c else str(rng.choice(others)) for x in letters]
+            for i in rng.choice(len(letters), size=int(rng.integers(min(3, len(letters)) + 1)), replace=False):
+                letters[i] = c
+        question = TEMPLATES[skill].format(w="".join(letters), c=c)
         return Example(question, self.label(question), skill, {"source": "generator", "difficulty": round(d, 4)})
 
     def label(self, question: str) -> str:
