@@ -719,15 +719,23 @@ def evaluate(
                               f"[{mine.low:.4f}, {mine.high:.4f}]{t}"),
                 soft_wrap=True,
             )
-        # Overall: only the boards the evaluated agent shares with others, so neither a board it
-        # is alone on, nor boards it never ran on, move its rank.
-        table = overall(ranked)
-        place = next((i for i, (a, _, _) in enumerate(table, start=1) if a == agent), None)
-        if place is None:
-            console.print("overall: no rank (no board with another agent)", soft_wrap=True)
+        # Overall: only the boards the evaluated agent shares with others, scaled per board between
+        # no_teaching (0) and the level's uniform teacher (1); placed only among the agents that
+        # ran on every one of those boards (agents on other envs were never compared with it).
+        scores, _ = overall(ranked)
+        mine_score = next((x for x in scores if x.agent == agent), None)
+        if mine_score is None:
+            console.print("overall: no score: the 0-to-1 scale needs a board with another agent and with "
+                          "uniform ahead of no_teaching; none above has one (missing runs, or uniform no better "
+                          "than no_teaching)", soft_wrap=True)
         else:
-            console.print(Text.assemble("overall: ", (f"rank {place} of {len(table)}", "bold"),
-                                        f" over the {len(ranked)} board(s) above"), soft_wrap=True)
+            everywhere = [x for x in scores if x.envs == mine_score.envs]
+            place = [x.agent for x in everywhere].index(agent) + 1
+            console.print(Text.assemble(
+                "overall: ", (f"normalised score {mine_score.score:+.3f} [{mine_score.low:+.3f}, {mine_score.high:+.3f}]",
+                              "bold"),
+                f" (0 = no_teaching, 1 = uniform) over the {mine_score.envs} board(s) above; "
+                f"{place} of {len(everywhere)} among the agents that ran on all of them"), soft_wrap=True)
 
 
 def _evaluate_episode(env_id: str, env_kwargs: dict, agent: str, agent_kwargs: dict, seed: int, run_dir: Path,

@@ -8,10 +8,11 @@ or with difficulty control is another board, never mixed into the default one).
 
 Per env and agent: final macro test accuracy (mean and 95% t-interval over seeds), gain over
 no teaching, area under the validation curve (mean macro validation accuracy over the steps,
-reset included), and Welch's t-test against the uniform teacher of the env's level. The
-overall rank orders agents by their mean normalised rank over the envs they ran in (0 = top
-of every board they are on, 1 = bottom), so boards with different numbers of agents weigh
-the same.
+reset included), and Welch's t-tests against the random and the uniform teacher of the env's
+level with Holm-corrected p-values, and per board the rank stability between two halves of its
+seeds. The overall view scales each env's scores between its ``no_teaching`` (0) and its
+uniform teacher (1) and averages an agent's envs, with a bootstrap interval; it never ranks
+agents that share no env (``datagym.board_statistics``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
+from datagym.board_statistics import OverallScore, RankStability, holm, normalised_scores, overall_scores, rank_stability
 from datagym.errors import RunDirectoryError
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,12 @@ UNIFORM_AGENTS: dict[str, str] = {
     "skill_list": "uniform",
     "open_ended": "open_ended_uniform",
     "skill_tree": "tree_uniform",
+}
+#: the state-blind random teacher of each level: the floor a state-aware teacher must beat
+RANDOM_AGENTS: dict[str, str] = {
+    "skill_list": "random",
+    "open_ended": "open_ended_random",
+    "skill_tree": "tree_random",
 }
 #: the protocol of the committed leaderboard and of `datagym evaluate`
 PROTOCOL_SEEDS = 5
@@ -74,6 +82,14 @@ class Row:
     p_vs_uniform: float | None
     rank: int = 0
     seeds: list[int] = field(default_factory=list)
+    level: str = "skill_list"
+    #: test accuracy per seed
+    tests: dict[int, float] = field(default_factory=dict)
+    #: Welch's test against the level's random teacher, and both p-values Holm-corrected over the board
+    t_vs_random: float | None = None
+    p_vs_random: float | None = None
+    p_vs_random_holm: float | None = None
+    p_vs_uniform_holm: float | None = None
 
 
 def env_label(config: dict) -> str:
@@ -193,8 +209,10 @@ def board(results: Iterable[Result]) -> dict[str, list[Row]]:
         levels[r.env] = r.level
     out: dict[str, list[Row]] = {}
     for env, agents in sorted(by_env.items()):
+        level = levels[env]
         floor = agents.get(FLOOR_AGENT)
-        uniform = agents.get(UNIFORM_AGENTS.get(levels[env], "uniform"))
+        uniform = agents.get(UNIFORM_AGENTS.get(level, "uniform"))
+        random = agents.get(RANDOM_AGENTS.get(level, "random"))
         rows = []
         for agent, seeds in agents.items():
             tests = [seeds[s].test for s in sorted(seeds)]
@@ -203,11 +221,21 @@ def board(results: Iterable[Result]) -> dict[str, list[Row]]:
             t, p = (None, None)
             if uniform is not None and seeds is not uniform:
                 t, p = welch(tests, [x.test for x in uniform.values()])
+            t_random, p_random = (None, None)
+            if random is not None and seeds is not random:
+                t_random, p_random = welch(tests, [x.test for x in random.values()])
             rows.append(
                 Row(agent=agent, n=len(tests), mean=mean, low=low, high=high, gain_over_floor=gain,
                     auc=float(np.mean([seeds[s].auc for s in seeds])), t_vs_uniform=t, p_vs_uniform=p,
-                    seeds=sorted(seeds))
+                    seeds=sorted(seeds), level=level, tests={s: seeds[s].test for s in sorted(seeds)},
+                    t_vs_random=t_random, p_vs_random=p_random)
             )
+        # Every teacher of a board is tested against the same baseline: Holm bounds the
+        # family-wise error of the board's tests.
+        for row, adjusted in zip(rows, holm([r.p_vs_uniform for r in rows])):
+            row.p_vs_uniform_holm = adjusted
+        for row, adjusted in zip(rows, holm([r.p_vs_random for r in rows])):
+            row.p_vs_random_holm = adjusted
         rows.sort(key=lambda row: (-row.mean, row.agent))
         for i, row in enumerate(rows):
             row.rank = i + 1
@@ -215,18 +243,21 @@ def board(results: Iterable[Result]) -> dict[str, list[Row]]:
     return out
 
 
-def overall(boards: dict[str, list[Row]]) -> list[tuple[str, float, int]]:
-    """(agent, mean normalised rank, number of envs), best first. A board with a single agent
-    ranks nobody against anybody, so it does not count (a lone agent would otherwise be
-    "top" of it)."""
-    ranks: dict[str, list[float]] = {}
-    for rows in boards.values():
-        if len(rows) < 2:
-            continue
-        for row in rows:
-            ranks.setdefault(row.agent, []).append((row.rank - 1) / max(len(rows) - 1, 1))
-    table = [(agent, float(np.mean(r)), len(r)) for agent, r in ranks.items()]
-    return sorted(table, key=lambda x: (x[1], x[0]))
+def overall(boards: dict[str, list[Row]]) -> tuple[list[OverallScore], list[str]]:
+    """The overall view: each agent's test accuracy on each env scaled between the env's
+    ``no_teaching`` (0) and its level's uniform teacher (1), averaged over the envs the agent
+    ran on, with a 95% bootstrap interval over seeds; best first. Also the boards left out (no
+    floor or uniform run, or uniform no better than the floor). A board with a single agent
+    compares nobody and is left out too."""
+    tests = {env: {row.agent: list(row.tests.values()) for row in rows} for env, rows in boards.items() if len(rows) > 1}
+    references = {env: (FLOOR_AGENT, UNIFORM_AGENTS.get(rows[0].level, "uniform")) for env, rows in boards.items()}
+    scaled, skipped = normalised_scores(tests, references)
+    return overall_scores(scaled), sorted(skipped)
+
+
+def stability(rows: list[Row]) -> RankStability:
+    """Kendall's tau between the board's rankings on two disjoint halves of its seeds."""
+    return rank_stability({row.agent: row.tests for row in rows})
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -237,35 +268,64 @@ def _fmt(value: float | None, spec: str) -> str:
     return format(value, spec)
 
 
+#: agents that do not read the observation: the floors, never "a teacher that reads the state"
+STATE_BLIND = {FLOOR_AGENT, *UNIFORM_AGENTS.values(), *RANDOM_AGENTS.values()}
+
+
 def markdown(boards: dict[str, list[Row]], uniform_names: dict[str, str] | None = None) -> str:
     lines = ["# datagym leaderboard", ""]
     lines += [
         "Final macro test accuracy over seeds (mean and 95% t-interval), gain over `no_teaching`, "
         "area under the validation curve (mean macro validation accuracy over steps, reset "
-        "included), and Welch's t-test against the uniform teacher of the env's level.",
+        "included), and Welch's t-tests against the random and the uniform teacher of the env's "
+        "level, their p-values Holm-corrected over each board's teachers. Each board ends with its "
+        "rank stability: Kendall's tau between the rankings of two disjoint halves of its seeds.",
         "",
         "## Overall",
         "",
-        "| rank | agent | mean normalised rank (0 = top) | envs |",
+        "Each agent's test accuracy on each env scaled between that env's `no_teaching` (0) and "
+        "its level's uniform teacher (1), averaged over the envs the agent ran on, with a 95% "
+        "bootstrap interval (seeds resampled within each env). The scale is shared across envs and "
+        "levels; it is not a rank: agents that ran on different envs were never compared on one.",
+        "",
+        "| agent | envs | normalised score | 95% bootstrap interval |",
         "|---|---|---|---|",
     ]
-    for i, (agent, score, n) in enumerate(overall(boards), start=1):
-        lines.append(f"| {i} | {agent} | {score:.3f} | {n} |")
+    scores, skipped = overall(boards)
+    for entry in scores:
+        lines.append(f"| {entry.agent} | {entry.envs} | {entry.score:+.3f} | [{entry.low:+.3f}, {entry.high:+.3f}] |")
+    if skipped:
+        lines += ["", "Not in the overall view (no `no_teaching` or uniform run, or uniform no better than "
+                  "`no_teaching`): " + ", ".join(skipped) + "."]
     for env, rows in boards.items():
-        base = (uniform_names or {}).get(env, "uniform")
+        level = rows[0].level
+        base = (uniform_names or {}).get(env, UNIFORM_AGENTS.get(level, "uniform"))
+        rand = RANDOM_AGENTS.get(level, "random")
         lines += [
             "",
             f"## {env}",
             "",
-            f"| rank | agent | seeds | test macro accuracy | 95% interval | gain over no_teaching | validation AUC | Welch t vs {base} | p |",
-            "|---|---|---|---|---|---|---|---|---|",
+            f"| rank | agent | seeds | test macro accuracy | 95% interval | gain over no_teaching | validation AUC "
+            f"| Welch t vs {rand} | Holm p | Welch t vs {base} | Holm p |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in rows:
             lines.append(
                 f"| {row.rank} | {row.agent} | {row.n} | {row.mean:.4f} | [{row.low:.4f}, {row.high:.4f}] | "
-                f"{_fmt(row.gain_over_floor, '+.4f')} | {row.auc:.4f} | {_fmt(row.t_vs_uniform, '+.2f')} | "
-                f"{_fmt(row.p_vs_uniform, '.3g')} |"
+                f"{_fmt(row.gain_over_floor, '+.4f')} | {row.auc:.4f} | {_fmt(row.t_vs_random, '+.2f')} | "
+                f"{_fmt(row.p_vs_random_holm, '.3g')} | {_fmt(row.t_vs_uniform, '+.2f')} | "
+                f"{_fmt(row.p_vs_uniform_holm, '.3g')} |"
             )
+        ahead = [r.agent for r in rows if r.agent not in STATE_BLIND and r.t_vs_random is not None
+                 and r.t_vs_random > 0 and r.p_vs_random_holm is not None and r.p_vs_random_holm < 0.05]
+        stable = stability(rows)
+        tau = "undefined" if stable.tau is None else f"{stable.tau:+.2f}"
+        lines += [
+            "",
+            f"State-aware teachers ahead of `{rand}` (Holm p < 0.05): {', '.join(ahead) if ahead else 'none'}. "
+            f"Rank stability: Kendall's tau {tau} between seeds {_seed_text(stable.seeds_a)} and "
+            f"{_seed_text(stable.seeds_b)} ({stable.agents} agents).",
+        ]
         name = slug(env)
         lines += [
             "",
@@ -276,15 +336,21 @@ def markdown(boards: dict[str, list[Row]], uniform_names: dict[str, str] | None 
     return "\n".join(lines) + "\n"
 
 
+def _seed_text(seeds: list[int]) -> str:
+    return "{" + ", ".join(map(str, seeds)) + "}" if seeds else "{}"
+
+
 def csv_text(rows: list[Row]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["rank", "agent", "seeds", "test_mean", "test_ci95_low", "test_ci95_high",
-                     "gain_over_no_teaching", "validation_auc", "welch_t_vs_uniform", "welch_p_vs_uniform"])
+                     "gain_over_no_teaching", "validation_auc", "welch_t_vs_uniform", "welch_p_vs_uniform",
+                     "holm_p_vs_uniform", "welch_t_vs_random", "welch_p_vs_random", "holm_p_vs_random"])
     for row in rows:
         writer.writerow([row.rank, row.agent, row.n, f"{row.mean:.6f}", f"{row.low:.6f}", f"{row.high:.6f}",
                          _fmt(row.gain_over_floor, ".6f"), f"{row.auc:.6f}", _fmt(row.t_vs_uniform, ".6f"),
-                         _fmt(row.p_vs_uniform, ".6g")])
+                         _fmt(row.p_vs_uniform, ".6g"), _fmt(row.p_vs_uniform_holm, ".6g"),
+                         _fmt(row.t_vs_random, ".6f"), _fmt(row.p_vs_random, ".6g"), _fmt(row.p_vs_random_holm, ".6g")])
     return buffer.getvalue()
 
 

@@ -80,14 +80,29 @@ def test_runs_with_other_options_are_another_board(results_dir):
     assert env_label({"env_id": SKILL_LIST, "env_options": {"task": "arithmetic", "timings": False}}) == SKILL_LIST
 
 
-def test_overall_rank_normalises_each_board(results_dir):
-    for seed, value in enumerate([0.3, 0.31]):
-        _summary(results_dir, "smart", seed, value, env_id="datagym/Other-SkillList-v0")
-        _summary(results_dir, "uniform", seed, value - 0.2, env_id="datagym/Other-SkillList-v0")
-    table = overall(board(load_results(results_dir)))
-    assert table[0] == ("smart", 0.0, 2)
-    assert [a for a, _, _ in table] == ["smart", "uniform", "no_teaching"]
-    assert table[1][1] == pytest.approx((0.5 + 1.0) / 2)
+def test_overall_scales_each_board_between_no_teaching_and_uniform(results_dir):
+    # another env where uniform is 0.2 above its own no_teaching and smart 0.1 above uniform
+    for seed in range(2):
+        _summary(results_dir, "no_teaching", seed, 0.05, env_id="datagym/Other-SkillList-v0")
+        _summary(results_dir, "uniform", seed, 0.25, env_id="datagym/Other-SkillList-v0")
+        _summary(results_dir, "smart", seed, 0.35, env_id="datagym/Other-SkillList-v0")
+    scores, skipped = overall(board(load_results(results_dir)))
+    assert skipped == []
+    assert [x.agent for x in scores] == ["smart", "uniform", "no_teaching"]
+    smart = scores[0]
+    # first board: (0.23 - 0) / (0.12 - 0); second: (0.35 - 0.05) / 0.2
+    assert smart.envs == 2 and smart.score == pytest.approx((0.23 / 0.12 + 1.5) / 2)
+    assert scores[1].score == pytest.approx(1.0) and scores[2].score == pytest.approx(0.0)
+    assert smart.low < smart.score < smart.high
+
+
+def test_overall_leaves_out_a_board_whose_scale_is_undefined(results_dir):
+    _summary(results_dir, "smart", 0, 0.3, env_id="datagym/Other-SkillList-v0")
+    _summary(results_dir, "weak", 0, 0.1, env_id="datagym/Other-SkillList-v0")  # no floor, no uniform there
+    scores, skipped = overall(board(load_results(results_dir)))
+    assert skipped == ['datagym/Other-SkillList-v0 {"task":"arithmetic"}']  # an unregistered id: every option shows
+    assert "weak" not in {x.agent for x in scores}
+    assert next(x for x in scores if x.agent == "smart").envs == 1
 
 
 def test_write_makes_markdown_csv_and_curves(results_dir, tmp_path):
@@ -96,7 +111,9 @@ def test_write_makes_markdown_csv_and_curves(results_dir, tmp_path):
     names = sorted(p.name for p in paths)
     assert names == ["curves_Arithmetic-SkillList-v0.png", "leaderboard.md", "leaderboard_Arithmetic-SkillList-v0.csv"]
     text = (out / "leaderboard.md").read_text()
-    assert "| 1 | smart | 3 | 0.2300 |" in text and "Welch t vs uniform" in text
+    assert "| 1 | smart | 3 | 0.2300 |" in text and "Welch t vs uniform | Holm p" in text
+    assert "Welch t vs random | Holm p" in text and "Rank stability: Kendall's tau" in text
+    assert "| smart | 1 | +1.917 |" in text  # the overall view: (0.23 - 0) / (0.12 - 0)
     # the markdown links the env's CSV and shows its curves, by the names written next to it
     assert "](leaderboard_Arithmetic-SkillList-v0.csv)" in text and "](curves_Arithmetic-SkillList-v0.png)" in text
     rows = list(csv.DictReader(io.StringIO((out / "leaderboard_Arithmetic-SkillList-v0.csv").read_text())))
@@ -153,9 +170,8 @@ def test_overall_ignores_a_board_with_a_single_agent(results_dir):
     _summary(results_dir, "loner", 0, 0.0, options={"step_budget": 7})
     boards = board(load_results(results_dir))
     assert len(boards) == 2
-    table = overall(boards)
-    assert [agent for agent, _, _ in table] == ["smart", "uniform", "no_teaching"]
-    assert "loner" not in {agent for agent, _, _ in table}
+    scores, _ = overall(boards)
+    assert [x.agent for x in scores] == ["smart", "uniform", "no_teaching"]
 
 
 def test_evaluate_defaults_to_the_committed_leaderboard():
@@ -206,7 +222,8 @@ def test_cli_leaderboard_and_evaluate_rank_a_users_teacher(tmp_path, fast_env_kw
     ])
     assert evaluated.exit_code == 0, evaluated.output
     assert "rank " in evaluated.output and " of 3" in evaluated.output
-    assert "overall: rank" in evaluated.output
+    # the fast student learns nothing: uniform ties no_teaching, so the 0-to-1 scale is undefined
+    assert "overall: no score" in evaluated.output and "uniform no better than no_teaching" in evaluated.output
     assert len(list((tmp_path / "mine").glob("*/summary.json"))) == 2
     assert "not the leaderboard's (5 seeds, registered options)" in " ".join(evaluated.output.split())
 
@@ -225,7 +242,7 @@ def test_evaluate_alone_on_a_board_gets_no_rank(tmp_path, fast_env_kwargs):
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "no other agent on this board, so no rank" in out
-    assert "overall: no rank (no board with another agent)" in out
+    assert "overall: no score: the 0-to-1 scale needs a board with another agent" in out
     assert "rank 1 of 1" not in out
 
 

@@ -125,7 +125,8 @@ def test_evaluate_on_a_users_env_runs_the_baselines_and_ranks_against_them(user_
     assert "protocol: seeds 0-1, env options" in out and "not the leaderboard's" in out
     assert "also running the skill_list baselines no_teaching, random with the same protocol" in out
     assert "rank " in out and " of 3" in out
-    assert "overall: rank" in out and "over the 1 board(s) above" in out
+    # the tiny student learns nothing in 2 steps: uniform ties no_teaching, the 0-to-1 scale is undefined
+    assert "overall: no score" in out and "uniform no better than no_teaching" in out
     assert len(list((user_dir / "ev" / "baselines").iterdir())) == 4
 
 
@@ -210,4 +211,4 @@ def test_the_readme_example_task_runs_through_run_and_evaluate_from_its_folder(t
                                 "--env", "mine/Strings-SkillList-v0", "--seeds", "2", "--out", str(tmp_path / "e"),
                                 *fast], capture_output=True, text=True, timeout=600, cwd=examples)
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
-    assert "overall: rank" in evaluated.stdout
+    assert "overall: " in evaluated.stdout
