@@ -197,5 +197,33 @@ class Task(ABC):
         return {"name": self.name, "version": self.version, "skills": list(self.skill_names)}
 
 
+def heldout_from_generators(task: Task, size: int, max_draws: int = 200) -> dict[str, dict[str, list[Example]]]:
+    """The usual ``build_heldout``: per skill, ``2 * size`` distinct questions from the task's own
+    generator (difficulty drawn uniformly), seeded by the task's name, version and skill alone,
+    the first ``size`` for validation and the rest for test (so the two are disjoint); each
+    example's provenance says ``source: heldout``. Raises ConfigError when a skill has fewer
+    than ``2 * size`` distinct questions in ``max_draws * size`` draws."""
+    from datagym.errors import ConfigError
+
+    splits: dict[str, dict[str, list[Example]]] = {"validation": {}, "test": {}}
+    for name in task.skill_names:
+        rng = np.random.default_rng([task.version, zlib.crc32(f"{task.name}/{name}".encode())])
+        seen: set[str] = set()
+        drawn: list[Example] = []
+        for _ in range(max_draws * size):
+            if len(drawn) == 2 * size:
+                break
+            example = task.generate(name, rng)
+            if _squash(example.question) not in seen:
+                seen.add(_squash(example.question))
+                example.provenance["source"] = "heldout"
+                drawn.append(example)
+        else:
+            raise ConfigError(f"Skill {name!r} has fewer than {2 * size} distinct questions; lower heldout_size.")
+        splits["validation"][name] = drawn[:size]
+        splits["test"][name] = drawn[size:]
+    return splits
+
+
 def _squash(text: str) -> str:
     return "".join(text.split())

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import string
-import zlib
 
 import gymnasium
 import numpy as np
 
 from datagym.errors import OracleError
-from datagym.task import Task
+from datagym.task import Task, heldout_from_generators
 from datagym.types import Example, Skill, SkillTree
 
 #: question templates; ``{w}`` is a word of 2 (difficulty 0) to 7 (difficulty 1) letters
@@ -75,17 +74,8 @@ class StringTask(Task):
         return "".join(sorted(set(string.ascii_letters + string.digits + ":' ")))  # the exact alphabet
 
     def build_heldout(self) -> dict[str, dict[str, list[Example]]]:
-        splits: dict[str, dict[str, list[Example]]] = {"validation": {}, "test": {}}
-        for skill in self.skill_names:
-            rng = np.random.default_rng([self.version, zlib.crc32(f"{self.name}/{skill}".encode())])
-            drawn: dict[str, Example] = {}
-            while len(drawn) < 2 * self.heldout_size:  # distinct questions, so the splits are disjoint
-                example = self.generate(skill, rng)
-                drawn.setdefault(example.question, example)
-            examples = list(drawn.values())
-            splits["validation"][skill] = examples[: self.heldout_size]
-            splits["test"][skill] = examples[self.heldout_size :]
-        return splits
+        # distinct generated questions seeded by name, version and skill, split in two
+        return heldout_from_generators(self, self.heldout_size)
 
 
 if "mine/Strings-SkillList-v0" not in gymnasium.registry:  # importing twice must not fail

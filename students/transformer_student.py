@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import os
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -21,7 +22,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from datagym.errors import ConfigError
 from datagym.student import TRAINING_MODES, Student
 from datagym.types import Example
-from datagym.students.char_tokenizer import DEFAULT_ALPHABET, EOS, CharTokenizer, alphabet_for
+from datagym.students.char_tokenizer import DEFAULT_ALPHABET, EOS, PAD, CharTokenizer, alphabet_for
 
 if TYPE_CHECKING:
     from datagym.task import Task
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 #: renamed ``past_key_values`` to ``cache`` in 5.x and warns on the old name, so use whichever
 #: the installed version declares (both work, neither warns)
 CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
+
+
+#: how training examples are cut into batches: ``length`` groups sequences of one length (no
+#: padding; in arithmetic that is mostly one skill per batch); ``mixed`` draws batches at random
+#: and right-pads them (a causal model never attends from a real token to a pad on its right, so
+#: no attention mask is needed; pads carry no loss)
+BATCHINGS = ("length", "mixed")
 
 
 @dataclass
@@ -47,9 +55,11 @@ class TransformerStudentConfig:
     mode: str = "continual"  # continual | retrain
     max_new_tokens: int = 8  # longest answer the student can write
     eval_batch_size: int = 1024  # questions decoded together
-    torch_threads: int = 1  # torch intra-op threads; 0 leaves torch's setting alone
+    torch_threads: int | str = 1  # torch intra-op threads; 0 leaves torch's alone; "auto": a Ray worker's CPUs, else every core
     reverse_digits: bool = False  # write answers' digits least-significant first, as carries flow
     alphabet: str | None = None  # a fixed vocabulary (must cover the task's characters); None: built from the task
+    batching: str = "length"  # length: batches of one sequence length (no padding) | mixed: random, right-padded
+    fused_adamw: bool = False  # torch's fused AdamW kernel (same algorithm, ~7% faster updates, last-bit differences)
 
     def __post_init__(self) -> None:
         if self.mode not in TRAINING_MODES:
@@ -67,8 +77,13 @@ class TransformerStudentConfig:
             raise ConfigError(f"Expected a positive learning_rate, got {self.learning_rate!r}.")
         if not (isinstance(self.replay, (int, float)) and 0 <= self.replay < math.inf):
             raise ConfigError(f"Expected replay >= 0 (old examples per new one), got {self.replay!r}.")
-        if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, int) or self.torch_threads < 0:
-            raise ConfigError(f"Expected torch_threads >= 0, got {self.torch_threads!r}.")
+        threads = self.torch_threads
+        if threads != "auto" and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
+            raise ConfigError(f"Expected torch_threads an integer >= 0 or 'auto', got {self.torch_threads!r}.")
+        if self.batching not in BATCHINGS:
+            raise ConfigError(f"Expected student batching one of {BATCHINGS}, got {self.batching!r}.")
+        if not isinstance(self.fused_adamw, bool):
+            raise ConfigError(f"Expected student fused_adamw to be true or false, got {self.fused_adamw!r}.")
         if self.alphabet is not None:
             if not isinstance(self.alphabet, str):
                 raise ConfigError(
@@ -84,6 +99,22 @@ class TransformerStudentConfig:
         if unknown:
             raise ConfigError(f"Unknown student option(s) {unknown}; expected some of {sorted(known)}.")
         return cls(**kwargs)
+
+
+def auto_threads() -> int:
+    """``torch_threads="auto"``: inside a Ray worker the CPUs Ray assigned it (at least 1), so
+    parallel trials do not fight over cores; anywhere else every core this process may use."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        context = ray.get_runtime_context()
+        if context.worker.mode == ray._private.worker.WORKER_MODE:
+            return max(int(context.get_assigned_resources().get("CPU", 1)), 1)
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return max(os.cpu_count() or 1, 1)
 
 
 class TransformerStudent(Student):
@@ -156,8 +187,9 @@ class TransformerStudent(Student):
         return self.tokenizer.unknown(text)
 
     def _set_threads(self) -> None:
-        if self.config.torch_threads:
-            torch.set_num_threads(self.config.torch_threads)
+        threads = auto_threads() if self.config.torch_threads == "auto" else self.config.torch_threads
+        if threads and threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
 
     def reset(self, seed: int) -> None:
         self._set_threads()
@@ -173,8 +205,9 @@ class TransformerStudent(Student):
 
     def _new_optimizer(self) -> torch.optim.Optimizer:
         assert self.model is not None
+        extra = {"fused": True} if self.config.fused_adamw else {}
         return torch.optim.AdamW(
-            self.model.parameters(), lr=self.config.learning_rate, weight_decay=self.config.weight_decay
+            self.model.parameters(), lr=self.config.learning_rate, weight_decay=self.config.weight_decay, **extra
         )
 
     def _require_model(self) -> LlamaForCausalLM:
@@ -193,9 +226,13 @@ class TransformerStudent(Student):
         return prompt + answer, len(prompt)
 
     def make_batches(self, examples: Sequence[Example], rng: np.random.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Shuffled batches of (input_ids, labels); each batch holds sequences of one length."""
+        """Shuffled batches of (input_ids, labels): of one sequence length each (``batching=
+        "length"``), or drawn at random and right-padded with PAD, its labels -100 (``"mixed"``)."""
         encoded = [self._encode_example(ex) for ex in examples]
         order = rng.permutation(len(encoded))
+        if self.config.batching == "mixed":
+            return [self._padded([encoded[int(i)] for i in order[start : start + self.config.batch_size]])
+                    for start in range(0, len(order), self.config.batch_size)]
         by_length: dict[int, list[int]] = {}
         for i in order:
             by_length.setdefault(len(encoded[i][0]), []).append(int(i))
@@ -211,6 +248,16 @@ class TransformerStudent(Student):
                 batches.append((ids, labels))
         batch_order = rng.permutation(len(batches))
         return [batches[i] for i in batch_order]
+
+    @staticmethod
+    def _padded(chunk: list[tuple[list[int], int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(seq) for seq, _ in chunk)
+        ids = torch.full((len(chunk), width), PAD, dtype=torch.long)
+        labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+        for row, (seq, n_prompt) in enumerate(chunk):
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            labels[row, n_prompt : len(seq)] = ids[row, n_prompt : len(seq)]
+        return ids, labels
 
     def train(self, examples: Sequence[Example]) -> dict[str, float]:
         model = self._require_model()
@@ -231,7 +278,8 @@ class TransformerStudent(Student):
         total, updates = 0.0, 0
         for _ in range(self.config.epochs):
             for ids, labels in self.make_batches(data, self._rng):
-                logits = model(input_ids=ids).logits
+                # use_cache=False: no KV cache is built for a forward that is only trained on
+                logits = model(input_ids=ids, use_cache=False).logits
                 loss = torch.nn.functional.cross_entropy(
                     logits[:, :-1].reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1), ignore_index=-100
                 )
@@ -266,7 +314,7 @@ class TransformerStudent(Student):
                 labels = ids.clone()
                 for row, i in enumerate(idx):
                     labels[row, : encoded[i][1]] = -100
-                logits = model(input_ids=ids).logits[:, :-1]
+                logits = model(input_ids=ids, use_cache=False).logits[:, :-1]
                 nll = torch.nn.functional.cross_entropy(
                     logits.transpose(1, 2), labels[:, 1:], ignore_index=-100, reduction="none"
                 )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import zlib
 
 import numpy as np
 
 from datagym.errors import ConfigError, OracleError
-from datagym.task import Task
+from datagym.task import Task, heldout_from_generators
 from datagym.types import Example, SkillTree
 from datagym.envs.arithmetic import oracle
 from datagym.envs.arithmetic.oracle import BinaryOp, Number
@@ -75,29 +74,8 @@ class ArithmeticTask(Task):
         return None
 
     def build_heldout(self) -> dict[str, dict[str, list[Example]]]:
-        splits: dict[str, dict[str, list[Example]]] = {"validation": {}, "test": {}}
-        for spec in SKILL_SPECS:
-            name = spec.skill.name
-            # Seeded by task name, version and skill alone: the same sets in every run.
-            rng = np.random.default_rng([self.version, zlib.crc32(f"{self.name}/{name}".encode())])
-            seen: set[str] = set()
-            drawn: list[Example] = []
-            for _ in range(200 * self.heldout_size):
-                if len(drawn) == 2 * self.heldout_size:
-                    break
-                example = self.generate(name, rng)
-                if example.question not in seen:
-                    seen.add(example.question)
-                    example.provenance["source"] = "heldout"
-                    drawn.append(example)
-            else:
-                raise ConfigError(
-                    f"Skill {name!r} has fewer than {2 * self.heldout_size} distinct questions; "
-                    f"lower heldout_size."
-                )
-            splits["validation"][name] = drawn[: self.heldout_size]
-            splits["test"][name] = drawn[self.heldout_size :]
-        return splits
+        # Seeded by task name, version and skill alone: the same sets in every run.
+        return heldout_from_generators(self, self.heldout_size)
 
 
 def _classify_binary(op: str, a: int, b: int) -> str | None:

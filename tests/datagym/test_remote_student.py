@@ -93,3 +93,12 @@ def test_making_the_env_starts_no_actor_and_checks_options_in_process():
 def test_bad_student_resources_are_refused_by_name(resources, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         gym.make(ENV_ID, student_resources=resources, **OPTIONS)
+
+
+def test_auto_threads_in_a_ray_worker_is_the_cpus_ray_assigned(ray_local):
+    from datagym.students.transformer_student import auto_threads
+
+    one = ray_local.remote(num_cpus=1)(auto_threads)
+    none = ray_local.remote(num_cpus=0)(auto_threads)
+    assert ray_local.get(one.remote()) == 1
+    assert ray_local.get(none.remote()) == 1  # no CPU assigned: one thread, never every core

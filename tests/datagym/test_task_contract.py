@@ -72,3 +72,26 @@ def test_a_task_remembers_how_it_was_made_through_a_pickle():
     task = ArithmeticTask(heldout_size=4)
     assert task._init_args == ((), {"heldout_size": 4})
     assert pickle.loads(pickle.dumps(task))._init_args == ((), {"heldout_size": 4})
+
+
+def test_heldout_from_generators_draws_distinct_seeded_questions_and_splits_them():
+    import numpy as np
+
+    from datagym.errors import ConfigError
+    from datagym.task import heldout_from_generators
+
+    task = ArithmeticTask(heldout_size=4)
+    first, again = heldout_from_generators(task, 4), heldout_from_generators(ArithmeticTask(heldout_size=9), 4)
+    assert first == again  # the task's name, version and skill fix them, not the instance
+    for skill in task.skill_names:
+        val, test = first["validation"][skill], first["test"][skill]
+        assert len(val) == len(test) == 4
+        questions = [e.question for e in val + test]
+        assert len(set(questions)) == 8 and all(e.provenance["source"] == "heldout" for e in val + test)
+
+    class Tiny(ArithmeticTask):  # one question per skill: not enough for two disjoint splits
+        def generate(self, skill, rng, difficulty=None):
+            return super().generate(skill, np.random.default_rng(0), 0.0)
+
+    with pytest.raises(ConfigError, match=r"Skill 'add_no_carry' has fewer than 4 distinct questions; lower heldout_size"):
+        heldout_from_generators(Tiny(heldout_size=2), 2, max_draws=5)

@@ -370,3 +370,56 @@ def test_loss_is_per_example_falls_with_training_and_changes_nothing(fast_studen
     student.train(data)
     assert np.mean(student.loss(data[:10])) < np.mean(before) - 0.5
     assert student.loss([]) == []
+
+
+def test_mixed_batches_are_right_padded_with_the_loss_on_answers_only():
+    import numpy as np
+
+    from datagym.envs.arithmetic.task import ArithmeticTask
+    from datagym.students.char_tokenizer import PAD
+    from datagym.students.transformer_student import TransformerStudent
+
+    task = ArithmeticTask(heldout_size=5)
+    rng = np.random.default_rng(0)
+    examples = [task.generate(skill, rng) for skill in task.skill_names for _ in range(3)]
+    student = TransformerStudent(batching="mixed", batch_size=8)
+    batches = student.make_batches(examples, np.random.default_rng(1))
+    assert sum(ids.shape[0] for ids, _ in batches) == len(examples)
+    lengths = set()
+    for ids, labels in batches:
+        for row in range(ids.shape[0]):
+            seq = ids[row].tolist()
+            real = len(seq) - next((i for i, t in enumerate(reversed(seq)) if t != PAD), 0)
+            lengths.add(real)
+            assert all(t == PAD for t in seq[real:])  # padding only on the right
+            assert (labels[row, real:] == -100).all()  # pads carry no loss
+            answer = [i for i in range(real) if labels[row, i] != -100]
+            assert answer and answer[-1] == real - 1 and (labels[row, answer] == ids[row, answer]).all()
+    assert len(lengths) > 1 and any(len({int((ids[r] != PAD).sum()) for r in range(ids.shape[0])}) > 1 for ids, _ in batches)
+
+
+def test_mixed_batching_and_fused_adamw_train_deterministically():
+    import numpy as np
+
+    from datagym.envs.arithmetic.task import ArithmeticTask
+    from datagym.students.transformer_student import TransformerStudent
+
+    task = ArithmeticTask(heldout_size=5)
+    examples = [task.generate(s, np.random.default_rng(i)) for i, s in enumerate(task.skill_names * 4)]
+    runs = []
+    for _ in range(2):
+        student = TransformerStudent(batching="mixed", fused_adamw=True, n_layer=1, n_embd=32, n_head=2, epochs=2,
+                                     torch_threads="auto")
+        student.prepare(task)
+        student.reset(3)
+        stats = student.train(examples)
+        runs.append((stats["loss"], student.predict([e.question for e in examples[:10]])))
+    assert runs[0] == runs[1] and np.isfinite(runs[0][0])
+
+
+def test_auto_threads_outside_ray_is_every_usable_core():
+    import os
+
+    from datagym.students.transformer_student import auto_threads
+
+    assert auto_threads() == len(os.sched_getaffinity(0))

@@ -47,8 +47,10 @@ def test_learning_rate_must_be_positive_and_finite(lr):
 
 
 def test_torch_threads_must_not_be_negative():
-    with pytest.raises(ConfigError, match=r"Expected torch_threads >= 0, got -1\."):
+    with pytest.raises(ConfigError, match=r"Expected torch_threads an integer >= 0 or 'auto', got -1\."):
         TransformerStudentConfig(torch_threads=-1)
+    with pytest.raises(ConfigError, match=r"or 'auto', got 'all'\."):
+        TransformerStudentConfig(torch_threads="all")
 
 
 def test_unknown_options_are_named_with_the_known_ones():
@@ -67,7 +69,7 @@ def test_config_and_keyword_options_together_are_refused():
 def test_booleans_are_not_integers(name):
     # BUG: bool is an int subclass, so n_layer=True builds a 1-layer student and
     # torch_threads=False leaves threads alone. EnvConfig already rejects bools for its sizes.
-    with pytest.raises(ConfigError, match=rf"student {name}|{name} >= 0"):
+    with pytest.raises(ConfigError, match=rf"student {name}|{name} an integer >= 0"):
         TransformerStudentConfig(**{name: True})
 
 
