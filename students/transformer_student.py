@@ -38,6 +38,18 @@ CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(LlamaForCausalLM.forwar
 #: and right-pads them (a causal model never attends from a real token to a pad on its right, so
 #: no attention mask is needed; pads carry no loss)
 BATCHINGS = ("length", "mixed")
+#: the learning rate over one ``train`` call (a step's training): constant, or a linear warm-up
+#: over its first 5% of updates and a cosine decay to 10% of the peak by its last
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def cosine_factor(update: int, total: int, warmup: float = 0.05, floor: float = 0.1) -> float:
+    """The learning-rate multiplier of update ``update`` (0-based) of ``total`` under ``cosine``."""
+    warm = max(int(round(warmup * total)), 1)
+    if update < warm:
+        return (update + 1) / warm
+    progress = (update - warm) / max(total - warm - 1, 1)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 @dataclass
@@ -60,6 +72,7 @@ class TransformerStudentConfig:
     alphabet: str | None = None  # a fixed vocabulary (must cover the task's characters); None: built from the task
     batching: str = "length"  # length: batches of one sequence length (no padding) | mixed: random, right-padded
     fused_adamw: bool = False  # torch's fused AdamW kernel (same algorithm, ~7% faster updates, last-bit differences)
+    lr_schedule: str = "constant"  # constant | cosine: each train() call warms up over 5% of its updates, then decays to 10%
 
     def __post_init__(self) -> None:
         if self.mode not in TRAINING_MODES:
@@ -82,6 +95,8 @@ class TransformerStudentConfig:
             raise ConfigError(f"Expected torch_threads an integer >= 0 or 'auto', got {self.torch_threads!r}.")
         if self.batching not in BATCHINGS:
             raise ConfigError(f"Expected student batching one of {BATCHINGS}, got {self.batching!r}.")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"Expected student lr_schedule one of {LR_SCHEDULES}, got {self.lr_schedule!r}.")
         if not isinstance(self.fused_adamw, bool):
             raise ConfigError(f"Expected student fused_adamw to be true or false, got {self.fused_adamw!r}.")
         if self.alphabet is not None:
@@ -276,8 +291,13 @@ class TransformerStudent(Student):
             return {"loss": float("nan"), "updates": 0.0}
         model.train()
         total, updates = 0.0, 0
-        for _ in range(self.config.epochs):
-            for ids, labels in self.make_batches(data, self._rng):
+        epochs = [self.make_batches(data, self._rng) for _ in range(self.config.epochs)]
+        planned = sum(len(batches) for batches in epochs)
+        for batches in epochs:
+            for ids, labels in batches:
+                if self.config.lr_schedule == "cosine":
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = self.config.learning_rate * cosine_factor(updates, planned)
                 # use_cache=False: no KV cache is built for a forward that is only trained on
                 logits = model(input_ids=ids, use_cache=False).logits
                 loss = torch.nn.functional.cross_entropy(

@@ -423,3 +423,20 @@ def test_auto_threads_outside_ray_is_every_usable_core():
     from datagym.students.transformer_student import auto_threads
 
     assert auto_threads() == len(os.sched_getaffinity(0))
+
+
+def test_the_cosine_schedule_warms_up_then_decays_to_a_tenth():
+    import math
+
+    import pytest
+
+    from datagym.errors import ConfigError
+    from datagym.students.transformer_student import TransformerStudentConfig, cosine_factor
+
+    factors = [cosine_factor(i, 100) for i in range(100)]
+    assert factors[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])  # 5% warm-up
+    assert factors[5] == pytest.approx(1.0) and factors[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(factors[5:], factors[6:]))  # then it only falls
+    assert factors[52] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 47 / 94)))
+    with pytest.raises(ConfigError, match=r"Expected student lr_schedule one of \('constant', 'cosine'\), got 'linear'"):
+        TransformerStudentConfig(lr_schedule="linear")
