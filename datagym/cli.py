@@ -26,7 +26,6 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 import datagym
@@ -34,7 +33,7 @@ from datagym.agents.registry import AGENTS, DEFAULT_AGENTS, agent_class, default
 from datagym.env_config import EnvConfig
 from datagym.errors import DatagymError, RunDirectoryError
 from datagym.plugins import import_modules
-from datagym.registration import DEFAULT_ENV_ID, ENVS, env_level, teacher_env_class, teacher_env_ids
+from datagym.registration import DEFAULT_ENV_ID, ENVS, env_level, require_teacher_env, teacher_env_ids
 from datagym.run_dir import RunDirectory
 
 app = typer.Typer(
@@ -91,14 +90,7 @@ def _env_options(
 
 def _check_env_id(env_id: str) -> None:
     """Any registered Gymnasium id whose env is a datagym TeacherEnv: ours, or a user's."""
-    if teacher_env_class(env_id) is not None:
-        return
-    known = ", ".join(teacher_env_ids())
-    if env_id in gym.registry:
-        raise UsageError(f"--env: expected a datagym env (a TeacherEnv; one of: {known}), got {env_id!r}, "
-                         f"which is another kind of Gymnasium env.")
-    raise UsageError(f"--env: unknown env {env_id!r}; expected one of: {known}. Your own env id: --import "
-                     f"the module that registers it (e.g. --import mytasks).")
+    require_teacher_env(env_id)
 
 
 IMPORT_HELP = ("A module of yours to import first (repeatable), e.g. one that registers your env ids; "

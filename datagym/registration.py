@@ -166,6 +166,20 @@ def teacher_env_class(env_id: str) -> type | None:
     return cls if isinstance(cls, type) and issubclass(cls, TeacherEnv) else None
 
 
+def require_teacher_env(env_id: str) -> type:
+    """The TeacherEnv class of ``env_id``, or UnknownNameError saying what the id is instead and
+    how a user's own id becomes known (``--import`` its module)."""
+    cls = teacher_env_class(env_id)
+    if cls is not None:
+        return cls
+    known = ", ".join(teacher_env_ids())
+    if env_id in gymnasium.registry:
+        raise UnknownNameError(f"--env: expected a datagym env (a TeacherEnv; one of: {known}), got {env_id!r}, "
+                               f"which is another kind of Gymnasium env.")
+    raise UnknownNameError(f"--env: unknown env {env_id!r}; expected one of: {known}. Your own env id: --import "
+                           f"the module that registers it (e.g. --import mytasks).")
+
+
 def env_level(env_id: str) -> str:
     """The level (``skill_list``, ``open_ended``, ``skill_tree``) of a datagym env id or of a
     user's id registered with a TeacherEnv; ``skill_list`` for an id that is neither."""

@@ -36,7 +36,7 @@ from typing import Any, Callable
 import gymnasium as gym
 
 import datagym
-from datagym.errors import ConfigError, DatagymError, UnknownNameError
+from datagym.errors import ConfigError, DatagymError
 from datagym.run_dir import RunDirectory, atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -221,15 +221,11 @@ def validate(grid: SweepGrid) -> dict[str, int]:
     steps. Raises UnknownNameError / ConfigError / SweepError naming what is wrong."""
     from datagym.agents.registry import make_agent
     from datagym.plugins import reimport
-    from datagym.registration import teacher_env_class, teacher_env_ids
+    from datagym.registration import require_teacher_env
 
     reimport(grid.imports)
     for env_id in grid.envs:
-        if teacher_env_class(env_id) is None:
-            raise UnknownNameError(
-                f"--env: unknown env {env_id!r}; expected one of: {', '.join(teacher_env_ids())} "
-                f"(a user's own id: --import the module that registers it)."
-            )
+        require_teacher_env(env_id)
     trials = grid.trials()
     steps: dict[str, int] = {}
     built: dict[tuple[str, int], tuple[gym.Env, int]] = {}

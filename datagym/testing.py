@@ -231,7 +231,7 @@ def check_task(
                    f"{len(shared)} test question(s) also in validation", f"{ex.question!r} (validation skill "
                    f"{val_skill!r}, test skill {test_skill!r})",
                    "draw both splits from one stream of distinct questions and cut it in two, as "
-                   "ArithmeticTask.build_heldout does")
+                   "datagym.task.heldout_from_generators does")
     passed.append("heldout_disjoint")
 
     # -- generated examples ------------------------------------------------------------------

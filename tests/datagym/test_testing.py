@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import random
 import re
-import zlib
 
 import numpy as np
 import pytest
 
 from datagym.envs.arithmetic.task import ArithmeticTask
 from datagym.errors import ConfigError, DatagymError, OracleError, TaskCheckError
-from datagym.task import Task
+from datagym.task import Task, heldout_from_generators
 from datagym.testing import TaskCheckWarning, check_task
 from datagym.types import Example, Skill, SkillTree
 
@@ -44,16 +43,7 @@ class EchoTask(Task):
         return str(int(text)) if text.isdigit() else None
 
     def build_heldout(self):
-        splits = {"validation": {}, "test": {}}
-        for skill in self.skill_names:
-            rng = np.random.default_rng([self.version, zlib.crc32(f"{self.name}/{skill}".encode())])
-            drawn = {}
-            while len(drawn) < 2 * self.heldout_size:
-                ex = self.generate(skill, rng)
-                drawn.setdefault(ex.question, ex)
-            examples = list(drawn.values())
-            splits["validation"][skill], splits["test"][skill] = examples[: self.heldout_size], examples[self.heldout_size :]
-        return splits
+        return heldout_from_generators(self, self.heldout_size)
 
 
 def failure(check: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zlib
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from datagym.envs.skill_list_env import SkillListEnv
 from datagym.errors import ConfigError, OracleError, TaskCheckError
 from datagym.students.char_tokenizer import DEFAULT_ALPHABET, UNK, CharTokenizer, alphabet_for
 from datagym.students.transformer_student import TransformerStudent
-from datagym.task import Task
+from datagym.task import Task, heldout_from_generators
 from datagym.testing import check_task
 from datagym.types import Example, Skill, SkillTree
 
@@ -50,16 +49,7 @@ class QuotedTask(Task):
         return answer.strip() or None
 
     def build_heldout(self):
-        splits = {"validation": {}, "test": {}}
-        for skill in self.skill_names:
-            rng = np.random.default_rng([self.version, zlib.crc32(f"{self.name}/{skill}".encode())])
-            drawn = {}
-            while len(drawn) < 2 * self.heldout_size:
-                ex = self.generate(skill, rng)
-                drawn.setdefault(ex.question, ex)
-            examples = list(drawn.values())
-            splits["validation"][skill], splits["test"][skill] = examples[: self.heldout_size], examples[self.heldout_size :]
-        return splits
+        return heldout_from_generators(self, self.heldout_size)
 
 
 @pytest.fixture
