@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Remake the committed leaderboard, benchmarks/leaderboard.md (with a CSV and a learning-curve
-# PNG per env next to it): every registered agent on every registered env (each env gets the
-# agents written for its level), seeds 0-4, default options, as one Ray sweep with 2 workers;
-# then rank the finished runs. About 75 minutes on an otherwise idle 2-core machine.
+# PNG per env next to it): every registered agent on the newest version of every registered
+# env (each env gets the agents written for its level), seeds 0-9, default options, as one Ray
+# sweep with 2 workers; then rank the finished runs. Ten seeds: the noise floor measured in
+# benchmarks/README.md ("How many seeds"). About 2 hours on an otherwise idle 2-core machine.
 #
 #   bash benchmarks/make_leaderboard.sh
 #
 # The sweep directory is benchmarks/leaderboard/sweep. Git keeps each trial's config.json and
 # summary.json there (steps, examples and checkpoints are ignored), so running this again
-# skips the trials already finished and runs only the missing ones.
+# skips the trials already finished, resumes the unfinished ones from their last step, and runs
+# the missing ones: it may be finished in several sittings. The v0 board and its runs are kept,
+# as they were made, in benchmarks/leaderboard/v0/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWEEP_DIR=benchmarks/leaderboard/sweep
-ENVS=$(python -c "import datagym; print(' '.join('--env ' + e for e in datagym.env_ids()))")
+ENVS=$(python -c "from datagym.registration import latest_env_ids; print(' '.join('--env ' + e for e in latest_env_ids()))")
+SWEEP=(datagym sweep $ENVS --agent all --seeds 0-9 --workers 2 --out "$SWEEP_DIR")
+if [ -f "$SWEEP_DIR/sweep.json" ]; then
+    SWEEP=(datagym sweep --resume "$SWEEP_DIR" --workers 2)
+fi
 # shellcheck disable=SC2086
-datagym sweep $ENVS --agent all --seeds 0-4 --workers 2 --out "$SWEEP_DIR"
+"${SWEEP[@]}"
 datagym leaderboard "$SWEEP_DIR" --out benchmarks

@@ -2,7 +2,7 @@
 
     python benchmarks/step_breakdown.py --episodes 3
 
-Runs default episodes of the default env (``gymnasium.make("datagym/Arithmetic-SkillList-v0")``,
+Runs default episodes of the default env (``gymnasium.make("datagym/Arithmetic-SkillList-v1")``,
 default options, the uniform agent: 10 steps of 384 examples) and prints a markdown table of
 the mean seconds per step and each part's share of the step, then the per-episode costs (env
 construction, reset, final test) and the wall time of a whole episode from env construction
@@ -37,7 +37,7 @@ import datagym.students.transformer_student  # noqa: E402,F401  (transformers: c
 from datagym.agents.registry import make_agent  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T_IMPORT
-ENV_ID = "datagym/Arithmetic-SkillList-v0"
+ENV_ID = "datagym/Arithmetic-SkillList-v1"
 ENV_PARTS = ("generate", "verify", "train", "evaluate")
 
 

@@ -4,7 +4,7 @@ Importing datagym registers its envs with Gymnasium::
 
     import gymnasium as gym
     import datagym  # noqa: F401
-    env = gym.make("datagym/Arithmetic-SkillList-v0")
+    env = gym.make("datagym/Arithmetic-SkillList-v1")
 """
 
 from datagym.registration import DEFAULT_ENV_ID, env_ids, register_envs

@@ -5,7 +5,7 @@ Every datagym env registers it as its ``vector_entry_point``::
     import gymnasium as gym
     import datagym  # noqa: F401
 
-    envs = gym.make_vec("datagym/Arithmetic-SkillList-v0", num_envs=4,
+    envs = gym.make_vec("datagym/Arithmetic-SkillList-v1", num_envs=4,
                         vectorization_mode="vector_entry_point", total_budget=768)
     obs, infos = envs.reset(seed=0)          # sub-env i gets seed 0 + i
     obs, rewards, terminations, truncations, infos = envs.step(envs.action_space.sample())
@@ -230,7 +230,7 @@ def entry_point(env_id: str) -> str:
 
     Gymnasium's ``make_vec`` hands a vector entry point the env's kwargs but not its id, and
     the design keeps entry points strings, so the id is carried in the attribute name:
-    ``"datagym.ray_vector_env:RayVectorEnv[datagym/Arithmetic-SkillList-v0]"``, which this
+    ``"datagym.ray_vector_env:RayVectorEnv[datagym/Arithmetic-SkillList-v1]"``, which this
     module's ``__getattr__`` turns into ``RayVectorEnv`` bound to that id.
     """
     return f"{__name__}:{ENTRY_PREFIX}[{env_id}]"

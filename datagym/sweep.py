@@ -5,8 +5,8 @@ writes (``run_episode``), under the sweep directory::
 
     SWEEP_DIR/
       sweep.json                                   the grid and its trials (written first)
-      Arithmetic-SkillList-v0-uniform-seed0/       a run directory (config.json, steps.jsonl, ...)
-      Arithmetic-SkillList-v0-uniform-seed1/
+      Arithmetic-SkillList-v1-uniform-seed0/       a run directory (config.json, steps.jsonl, ...)
+      Arithmetic-SkillList-v1-uniform-seed1/
       ...
 
 Ray does the scheduling: a trial is a task asking for ``num_cpus=1`` (one torch thread, the

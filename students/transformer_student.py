@@ -54,24 +54,25 @@ def cosine_factor(update: int, total: int, warmup: float = 0.05, floor: float = 
 
 @dataclass
 class TransformerStudentConfig:
-    """Settings of the default student. Defaults finish a 10-step episode in under a minute."""
+    """Settings of the default student (the v1 envs'). Defaults finish the default 10-step
+    episode in under a minute on 2 cores; ``V0_SETTINGS`` are the v0 envs' differences."""
 
     n_layer: int = 2  # transformer blocks
-    n_embd: int = 128  # hidden size
+    n_embd: int = 64  # hidden size (v0: 128)
     n_head: int = 4  # attention heads
     learning_rate: float = 1e-3  # AdamW learning rate
     weight_decay: float = 0.0  # AdamW weight decay
-    batch_size: int = 16  # examples per optimiser update
+    batch_size: int = 32  # examples per optimiser update (v0: 16)
     epochs: int = 8  # passes over each step's new data (continual) or over all data (retrain)
     replay: float = 1.0  # continual: also train on this many old examples per new one (a replay sample)
     mode: str = "continual"  # continual | retrain
     max_new_tokens: int = 8  # longest answer the student can write
     eval_batch_size: int = 1024  # questions decoded together
-    torch_threads: int | str = 1  # torch intra-op threads; 0 leaves torch's alone; "auto": a Ray worker's CPUs, else every core
-    reverse_digits: bool = False  # write answers' digits least-significant first, as carries flow
+    torch_threads: int | str = "auto"  # torch intra-op threads; 0 leaves torch's alone; "auto": a Ray worker's CPUs, else every core (v0: 1)
+    reverse_digits: bool = True  # write answers' digits least-significant first, as carries flow (v0: False)
     alphabet: str | None = None  # a fixed vocabulary (must cover the task's characters); None: built from the task
-    batching: str = "length"  # length: batches of one sequence length (no padding) | mixed: random, right-padded
-    fused_adamw: bool = False  # torch's fused AdamW kernel (same algorithm, ~7% faster updates, last-bit differences)
+    batching: str = "mixed"  # mixed: random, right-padded | length: batches of one sequence length, no padding (v0)
+    fused_adamw: bool = True  # torch's fused AdamW kernel (same algorithm, ~7% faster updates, last-bit differences; v0: False)
     lr_schedule: str = "constant"  # constant | cosine: each train() call warms up over 5% of its updates, then decays to 10%
 
     def __post_init__(self) -> None:
@@ -114,6 +115,28 @@ class TransformerStudentConfig:
         if unknown:
             raise ConfigError(f"Unknown student option(s) {unknown}; expected some of {sorted(known)}.")
         return cls(**kwargs)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A config pickled before an option existed was a v0 student's: fill the option in
+        # with its v0 value, not with today's default.
+        self.__dict__.update({**v0_values(), **state})
+
+
+#: the settings in which the v0 envs' student (``transformer_v0``, datagym/Arithmetic-*-v0)
+#: differs from today's defaults; with them, v0 episodes reproduce exactly
+V0_SETTINGS: dict[str, Any] = {
+    "n_embd": 128,
+    "batch_size": 16,
+    "torch_threads": 1,
+    "reverse_digits": False,
+    "batching": "length",
+    "fused_adamw": False,
+}
+
+
+def v0_values() -> dict[str, Any]:
+    """Every option of the v0 student, as ``asdict`` gives it (the fill-in for old saves)."""
+    return {**{f.name: f.default for f in fields(TransformerStudentConfig)}, **V0_SETTINGS}
 
 
 def auto_threads() -> int:
@@ -404,8 +427,8 @@ class TransformerStudent(Student):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         saved = state.get("config")
-        if isinstance(saved, dict) and "alphabet" not in saved:
-            saved = {**saved, "alphabet": None}  # saved before the option existed
+        if isinstance(saved, dict):
+            saved = {**v0_values(), **saved}  # saved before some option existed: a v0 student's
         if saved != asdict(self.config):
             raise ConfigError(
                 f"Expected a state saved by a student with config {asdict(self.config)}, "
@@ -426,3 +449,12 @@ class TransformerStudent(Student):
         self._seen = [Example.from_json(d) for d in state["seen"]]
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = copy.deepcopy(state["rng"])
+
+
+class TransformerStudentV0(TransformerStudent):
+    """The v0 envs' student (``student="transformer_v0"``): ``TransformerStudent`` with
+    ``V0_SETTINGS`` as its defaults (128 wide, batches of 16 of one length, one thread, plain
+    AdamW, answers written most-significant digit first). Options given still override them."""
+
+    def __init__(self, config: TransformerStudentConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **({} if config is not None else {**V0_SETTINGS, **kwargs}))

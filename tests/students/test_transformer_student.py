@@ -258,7 +258,7 @@ def test_retrain_makes_more_updates_as_data_accumulates(fast_student_options, ma
 
 
 def test_batches_hold_one_length_mask_the_prompt_and_cover_every_example(fast_student_options, make_examples):
-    student = _student(fast_student_options, batch_size=8)
+    student = _student(fast_student_options, batch_size=8, batching="length", reverse_digits=False)
     data = make_examples("add_carry", 40) + make_examples("mul_2digit", 40)
     tokenizer = CharTokenizer()
     batches = student.make_batches(data, np.random.default_rng(0))
