@@ -33,7 +33,15 @@ from datagym.agents.registry import AGENTS, DEFAULT_AGENTS, agent_class, default
 from datagym.env_config import EnvConfig
 from datagym.errors import DatagymError, RunDirectoryError
 from datagym.plugins import import_modules
-from datagym.registration import DEFAULT_ENV_ID, ENVS, env_level, require_teacher_env, teacher_env_ids
+from datagym.registration import (
+    DEFAULT_ENV_ID,
+    ENVS,
+    PROTOCOL_SEEDS,
+    env_level,
+    latest_env_ids,
+    require_teacher_env,
+    teacher_env_ids,
+)
 from datagym.run_dir import RunDirectory
 
 app = typer.Typer(
@@ -600,11 +608,11 @@ def evaluate(
         None, "--results", help="Finished runs to rank against.",
         show_default="the committed leaderboard, benchmarks/leaderboard/sweep",
     ),
-    seeds: int = typer.Option(5, "--seeds", min=1, help="Episodes per env (seeds 0..N-1), as the leaderboard runs."),
+    seeds: int = typer.Option(PROTOCOL_SEEDS, "--seeds", min=1, help="Episodes per env (seeds 0..N-1), as the leaderboard runs."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where your runs go.", show_default="runs/evaluate-<agent>-<time>"),
     env: Optional[List[str]] = typer.Option(
         None, "--env", help="Env id to evaluate on (repeatable; yours too, with --import).",
-        show_default="every registered datagym env of the agent's level",
+        show_default="the newest version of every datagym env of the agent's level",
     ),
     env_options: Optional[str] = typer.Option(
         None, "--env-options", help="Env options as JSON; not the protocol: ranks only against runs made with the same options.",
@@ -618,7 +626,7 @@ def evaluate(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show datagym's log lines and tracebacks."),
 ) -> None:
     """Run your teacher under the leaderboard protocol and show where it would rank."""
-    from datagym.leaderboard import PROTOCOL_SEEDS, UNIFORM_AGENTS, board, env_label, load_results, overall
+    from datagym.leaderboard import UNIFORM_AGENTS, board, env_label, load_results, overall
     from datagym.runner import episode_config
 
     with _logging_to_console(verbose):
@@ -632,7 +640,8 @@ def evaluate(
                     _check_env_id(env_id)
                 envs = list(dict.fromkeys(env))
             else:
-                envs = [entry.id for entry in ENVS if entry.level in cls.levels]
+                newest = set(latest_env_ids())
+                envs = [entry.id for entry in ENVS if entry.level in cls.levels and entry.id in newest]
                 if not envs:
                     raise UsageError(f"--agent: {agent!r} is written for {list(cls.levels)} envs; no registered env has "
                                      f"that level. Name yours with --env.")

@@ -31,6 +31,7 @@ from scipy import stats
 
 from datagym.board_statistics import OverallScore, RankStability, holm, normalised_scores, overall_scores, rank_stability
 from datagym.errors import RunDirectoryError
+from datagym.registration import PROTOCOL_SEEDS  # noqa: F401  (part of this module's interface)
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,6 @@ RANDOM_AGENTS: dict[str, str] = {
     "open_ended": "open_ended_random",
     "skill_tree": "tree_random",
 }
-#: the protocol of the committed leaderboard and of `datagym evaluate`
-PROTOCOL_SEEDS = 5
 
 
 @dataclass

@@ -65,7 +65,7 @@ ENVS: tuple[EnvEntry, ...] = tuple(
         entry_point=entry_point,
         kwargs=dict(kwargs),
         max_episode_steps=20,
-        description=f"Arithmetic, {what}",
+        description=f"Arithmetic, {what}" if version else f"v0 (kept for old runs): Arithmetic, {what}",
         level=level,
     )
     for version, kwargs in sorted(ARITHMETIC_VERSIONS.items(), reverse=True)
@@ -73,6 +73,10 @@ ENVS: tuple[EnvEntry, ...] = tuple(
 )
 
 DEFAULT_ENV_ID = ENVS[0].id
+
+#: seeds per agent and env of the committed leaderboard and of `datagym evaluate` (seeds 0..N-1):
+#: the noise floor in benchmarks/README.md ("How many seeds") says why ten
+PROTOCOL_SEEDS = 10
 
 
 def load_object(path: str) -> Any:

@@ -69,7 +69,7 @@ def skill_list_env():
 @pytest.fixture(scope="module")
 def open_ended_env():
     """The Open-Ended env with the fast test settings and a small budget (3 steps of 32)."""
-    env = gym.make("datagym/Arithmetic-OpenEnded-v0", total_budget=96, step_budget=32,
+    env = gym.make("datagym/Arithmetic-OpenEnded-v1", total_budget=96, step_budget=32,
                    student_options=FAST_STUDENT, timings=False)
     yield env
     env.close()

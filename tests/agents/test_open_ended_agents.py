@@ -14,7 +14,7 @@ from datagym.agents import AGENTS, DEFAULT_AGENTS, agent_class, default_agent, m
 from datagym.agents.open_ended_agent import OpenEndedAgent
 from datagym.errors import ConfigError
 
-ENV_ID = "datagym/Arithmetic-OpenEnded-v0"
+ENV_ID = "datagym/Arithmetic-OpenEnded-v1"
 OPEN_ENDED_AGENTS = sorted(n for n in AGENTS if "open_ended" in agent_class(n).levels)
 #: the agents that write problems (no_teaching, an agent of every level, writes none)
 WRITERS = sorted(n for n in OPEN_ENDED_AGENTS if issubclass(agent_class(n), OpenEndedAgent))

@@ -61,7 +61,7 @@ def test_the_default_agent_is_registered():
 
 def test_default_agent_follows_the_env_level(skill_list_env):
     assert default_agent(skill_list_env) == DEFAULT_AGENTS["skill_list"]
-    assert default_agent("datagym/Arithmetic-SkillList-v0") == DEFAULT_AGENTS["skill_list"]
+    assert default_agent("datagym/Arithmetic-SkillList-v1") == DEFAULT_AGENTS["skill_list"]
 
 
 class OpenEndedOnly(Agent):

@@ -122,7 +122,7 @@ def test_weakest_skill_rejects_k_outside_the_skill_count(spaces_for, k):
 
 
 @pytest.mark.parametrize(
-    "env_id", ["datagym/Arithmetic-OpenEnded-v0", "datagym/Arithmetic-SkillTree-v0", "datagym/Arithmetic-SkillList-v0"]
+    "env_id", ["datagym/Arithmetic-OpenEnded-v1", "datagym/Arithmetic-SkillTree-v1", "datagym/Arithmetic-SkillList-v1"]
 )
 def test_no_teaching_spends_nothing_at_every_level(env_id, fast_env_kwargs):
     import gymnasium as gym

@@ -92,7 +92,7 @@ def test_run_without_out_names_the_directory_after_env_agent_and_seed(tmp_path, 
     result = runner.invoke(app, ["run", "--agent", "uniform", "--seed", "1", *FAST])
     assert result.exit_code == 0, result.output
     (made,) = (tmp_path / "runs").iterdir()
-    assert made.name.startswith("Arithmetic-SkillList-v0-uniform-seed1-")
+    assert made.name.startswith("Arithmetic-SkillList-v1-uniform-seed1-")
     assert (made / "summary.json").exists()
 
 
@@ -101,7 +101,7 @@ def test_run_without_out_names_the_directory_after_env_agent_and_seed(tmp_path, 
     [
         (["--agent", "nope"], r"Unknown agent 'nope'; expected one of \[.*'uniform'.*\] or 'package.module:Class'"),
         (["--agent", "nowhere.at_all:Teacher"], r"Cannot import module 'nowhere.at_all'"),
-        (["--env", "datagym/Nope-v0"], r"--env: unknown env 'datagym/Nope-v0'; expected one of: datagym/Arithmetic-SkillList-v0"),
+        (["--env", "datagym/Nope-v0"], r"--env: unknown env 'datagym/Nope-v0'; expected one of: datagym/Arithmetic-SkillList-v1"),
         (["--env", "CartPole-v1"], r"--env: expected a datagym env .*, got 'CartPole-v1'"),
         (["--student-options", "{bad"], r"--student-options: expected a JSON object, got '\{bad'"),
         (["--student-options", "[1]"], r"--student-options: expected a JSON object like"),

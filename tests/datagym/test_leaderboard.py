@@ -15,10 +15,20 @@ from scipy import stats
 
 from datagym.agents import make_agent
 from datagym.errors import RunDirectoryError
-from datagym.leaderboard import board, csv_text, env_label, interval95, load_results, overall, welch, write
+from datagym.leaderboard import (
+    PROTOCOL_SEEDS,
+    board,
+    csv_text,
+    env_label,
+    interval95,
+    load_results,
+    overall,
+    welch,
+    write,
+)
 from datagym.runner import episode_config, run_episode
 
-SKILL_LIST = "datagym/Arithmetic-SkillList-v0"
+SKILL_LIST = "datagym/Arithmetic-SkillList-v1"
 
 
 def _summary(root: Path, agent: str, seed: int, test: float, curve=None, env_id=SKILL_LIST, options=None) -> None:
@@ -109,17 +119,17 @@ def test_write_makes_markdown_csv_and_curves(results_dir, tmp_path):
     out = tmp_path / "board"
     paths = write(load_results(results_dir), out)
     names = sorted(p.name for p in paths)
-    assert names == ["curves_Arithmetic-SkillList-v0.png", "leaderboard.md", "leaderboard_Arithmetic-SkillList-v0.csv"]
+    assert names == ["curves_Arithmetic-SkillList-v1.png", "leaderboard.md", "leaderboard_Arithmetic-SkillList-v1.csv"]
     text = (out / "leaderboard.md").read_text()
     assert "| 1 | smart | 3 | 0.2300 |" in text and "Welch t vs uniform | Holm p" in text
     assert "Welch t vs random | Holm p" in text and "Rank stability: Kendall's tau" in text
     assert "| smart | 1 | +1.917 |" in text  # the overall view: (0.23 - 0) / (0.12 - 0)
     # the markdown links the env's CSV and shows its curves, by the names written next to it
-    assert "](leaderboard_Arithmetic-SkillList-v0.csv)" in text and "](curves_Arithmetic-SkillList-v0.png)" in text
-    rows = list(csv.DictReader(io.StringIO((out / "leaderboard_Arithmetic-SkillList-v0.csv").read_text())))
+    assert "](leaderboard_Arithmetic-SkillList-v1.csv)" in text and "](curves_Arithmetic-SkillList-v1.png)" in text
+    rows = list(csv.DictReader(io.StringIO((out / "leaderboard_Arithmetic-SkillList-v1.csv").read_text())))
     assert [r["agent"] for r in rows] == ["smart", "uniform", "no_teaching"]
     assert float(rows[0]["test_ci95_low"]) < 0.23 < float(rows[0]["test_ci95_high"])
-    png = (out / "curves_Arithmetic-SkillList-v0.png").read_bytes()
+    png = (out / "curves_Arithmetic-SkillList-v1.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
@@ -176,13 +186,26 @@ def test_overall_ignores_a_board_with_a_single_agent(results_dir):
 
 def test_evaluate_defaults_to_the_committed_leaderboard():
     from datagym.cli import committed_results
+    from datagym.registration import latest_env_ids
 
-    results = load_results(committed_results())
     assert committed_results().parts[-3:] == ("benchmarks", "leaderboard", "sweep")
-    boards = board(results)
+    boards = board(load_results(committed_results()))
+    # the committed board is of the newest envs, made with the protocol's seeds (a sweep still
+    # under way has fewer runs; it never has more, nor another env)
+    assert boards and set(boards) <= set(latest_env_ids())
+    assert all(1 <= row.n <= PROTOCOL_SEEDS for rows in boards.values() for row in rows)
+
+
+def test_the_v0_board_is_kept_as_it_was_made():
+    from datagym.cli import committed_results
+
+    v0 = committed_results().parent / "v0" / "sweep"
+    boards = board(load_results(v0))
     assert sorted(boards) == sorted(["datagym/Arithmetic-SkillList-v0", "datagym/Arithmetic-OpenEnded-v0",
                                      "datagym/Arithmetic-SkillTree-v0"])
     assert all(row.n == 5 for rows in boards.values() for row in rows)
+    uniform = next(r for r in boards["datagym/Arithmetic-SkillList-v0"] if r.agent == "uniform")
+    assert round(uniform.mean, 4) == 0.1200  # the v0 table in benchmarks/README.md
 
 
 def test_real_runs_make_a_board(tmp_path, fast_env_kwargs):
@@ -204,6 +227,7 @@ def test_cli_leaderboard_and_evaluate_rank_a_users_teacher(tmp_path, fast_env_kw
 
     from datagym.cli import app
 
+    fast_env_kwargs["student_options"]["learning_rate"] = 1e-9  # a student that learns nothing
     results = tmp_path / "results"
     for agent in ("no_teaching", "uniform"):
         for seed in (0, 1):
@@ -217,7 +241,7 @@ def test_cli_leaderboard_and_evaluate_rank_a_users_teacher(tmp_path, fast_env_kw
     assert len(list((tmp_path / "board").glob("curves_*.png"))) == 1
 
     evaluated = runner.invoke(app, [
-        "evaluate", "--agent", "weakest_skill", "--results", str(results), "--seeds", "2",
+        "evaluate", "--agent", "weakest_skill", "--results", str(results), "--seeds", "2", "--env", SKILL_LIST,
         "--out", str(tmp_path / "mine"), "--env-options", json.dumps(fast_env_kwargs),
     ])
     assert evaluated.exit_code == 0, evaluated.output
@@ -225,7 +249,7 @@ def test_cli_leaderboard_and_evaluate_rank_a_users_teacher(tmp_path, fast_env_kw
     # the fast student learns nothing: uniform ties no_teaching, so the 0-to-1 scale is undefined
     assert "overall: no score" in evaluated.output and "uniform no better than no_teaching" in evaluated.output
     assert len(list((tmp_path / "mine").glob("*/summary.json"))) == 2
-    assert "not the leaderboard's (5 seeds, registered options)" in " ".join(evaluated.output.split())
+    assert f"not the leaderboard's ({PROTOCOL_SEEDS} seeds, registered options)" in " ".join(evaluated.output.split())
 
 
 def test_evaluate_alone_on_a_board_gets_no_rank(tmp_path, fast_env_kwargs):

@@ -19,7 +19,7 @@ from gymnasium.vector.utils import batch_space
 from datagym.errors import InvalidActionError
 from datagym.ray_vector_env import RayVectorEnv, entry_point
 
-ENV_ID = "datagym/Arithmetic-SkillList-v0"
+ENV_ID = "datagym/Arithmetic-SkillList-v1"
 FAST_STUDENT = {"n_layer": 1, "n_embd": 32, "n_head": 2, "epochs": 1, "batch_size": 16}
 OPTIONS = {"total_budget": 64, "step_budget": 32, "student_options": FAST_STUDENT, "timings": False}  # 2 steps
 

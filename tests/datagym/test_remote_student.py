@@ -15,7 +15,7 @@ from datagym.remote_student import RemoteStudent
 from datagym.runner import episode_config
 from datagym.students.transformer_student import TransformerStudent
 
-ENV_ID = "datagym/Arithmetic-SkillList-v0"
+ENV_ID = "datagym/Arithmetic-SkillList-v1"
 FAST_STUDENT = {"n_layer": 1, "n_embd": 32, "n_head": 2, "epochs": 1, "batch_size": 16}
 OPTIONS = {"total_budget": 96, "step_budget": 32, "student_options": FAST_STUDENT, "timings": False}
 REMOTE = {"num_cpus": 1}

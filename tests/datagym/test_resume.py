@@ -19,7 +19,7 @@ from datagym.errors import RunDirectoryError
 from datagym.run_dir import RunDirectory
 from datagym.runner import episode_config, load_resumable, resume_episode, run_episode
 
-ENV_ID = "datagym/Arithmetic-SkillList-v0"
+ENV_ID = "datagym/Arithmetic-SkillList-v1"
 
 
 def _env_options(fast_env_kwargs: dict) -> dict:

@@ -31,7 +31,7 @@ from datagym.sweep import (
     validate,
 )
 
-ENV_ID = "datagym/Arithmetic-SkillList-v0"
+ENV_ID = "datagym/Arithmetic-SkillList-v1"
 FAST_STUDENT = {"n_layer": 1, "n_embd": 32, "n_head": 2, "epochs": 1, "batch_size": 16}
 OPTIONS = {"total_budget": 96, "step_budget": 32, "student_options": FAST_STUDENT, "timings": False}
 SEED0, SEED1 = (trial_name(ENV_ID, "uniform", s) for s in (0, 1))
@@ -80,8 +80,8 @@ def test_a_sweep_directory_makes_a_leaderboard(clean_sweep, tmp_path):
     # one board (the env with the sweep's small budgets, named after them): markdown, CSV, curves
     names = sorted(p.name for p in paths)
     assert len(names) == 3 and names[1] == "leaderboard.md"
-    assert names[0].startswith("curves_Arithmetic-SkillList-v0") and names[0].endswith(".png")
-    assert names[2].startswith("leaderboard_Arithmetic-SkillList-v0") and names[2].endswith(".csv")
+    assert names[0].startswith("curves_Arithmetic-SkillList-v1") and names[0].endswith(".png")
+    assert names[2].startswith("leaderboard_Arithmetic-SkillList-v1") and names[2].endswith(".csv")
     tests = [RunDirectory(clean_sweep.path / n).summary()["test_macro_accuracy"] for n in (SEED0, SEED1)]
     assert f"| 1 | uniform | 2 | {sum(tests) / 2:.4f} |" in (tmp_path / "board" / "leaderboard.md").read_text()
 
@@ -147,8 +147,8 @@ def test_seeds_parse_ranges_and_lists():
 def test_trial_names_come_from_env_agent_seed_and_option_set():
     grid = SweepGrid(envs=[ENV_ID], agents=["uniform", "random"], seeds=[0], env_options=[{}, {"step_budget": 192}])
     assert [t.name for t in grid.trials()] == [
-        "Arithmetic-SkillList-v0-uniform-seed0-opts0", "Arithmetic-SkillList-v0-random-seed0-opts0",
-        "Arithmetic-SkillList-v0-uniform-seed0-opts1", "Arithmetic-SkillList-v0-random-seed0-opts1",
+        "Arithmetic-SkillList-v1-uniform-seed0-opts0", "Arithmetic-SkillList-v1-random-seed0-opts0",
+        "Arithmetic-SkillList-v1-uniform-seed0-opts1", "Arithmetic-SkillList-v1-random-seed0-opts1",
     ]
     per_agent = SweepGrid(envs=[ENV_ID], agents=["uniform", "exp3s"], seeds=[0], agent_options={"exp3s": {"gamma": 0.2}})
     assert {t.agent: t.agent_options for t in per_agent.trials()} == {"uniform": {}, "exp3s": {"gamma": 0.2}}

@@ -94,15 +94,15 @@ def test_a_task_swapped_in_by_options_names_the_run_header_and_directory(user_di
                                  "--env-options", '{"task": "tinytask:ReverseTask"}', *FAST])
     assert result.exit_code == 0, result.output
     out = flat(result.output)
-    assert out.startswith("datagym/Arithmetic-SkillList-v0 with task tinytask:ReverseTask agent uniform")
+    assert out.startswith("datagym/Arithmetic-SkillList-v1 with task tinytask:ReverseTask agent uniform")
     (run,) = (user_dir / "runs").iterdir()
-    assert run.name.startswith("ReverseTask-SkillList-v0-uniform-seed0-")
+    assert run.name.startswith("ReverseTask-SkillList-v1-uniform-seed0-")
     config = json.loads((run / "config.json").read_text())
-    assert config["env_name"] == "datagym/Arithmetic-SkillList-v0 with task tinytask:ReverseTask"
+    assert config["env_name"] == "datagym/Arithmetic-SkillList-v1 with task tinytask:ReverseTask"
     assert config["task"]["name"] == "reverse" and config["skills"] == ["rev2", "rev3"]
     board = runner.invoke(app, ["leaderboard", str(user_dir / "runs")])
     assert board.exit_code == 0, board.output
-    assert '## datagym/Arithmetic-SkillList-v0 {"step_budget"' in (user_dir / "runs" / "leaderboard.md").read_text()
+    assert '## datagym/Arithmetic-SkillList-v1 {"step_budget"' in (user_dir / "runs" / "leaderboard.md").read_text()
     assert '"task":"tinytask:ReverseTask"' in (user_dir / "runs" / "leaderboard.md").read_text()
 
 
@@ -158,9 +158,11 @@ def test_list_shows_the_users_envs_and_fits_80_columns(user_dir):
     assert max(len(line) for line in lines) <= 80
     rows = [line for line in lines if line.startswith(("datagym/", "tiny/"))]
     assert [r.split()[0] for r in rows] == [
+        "datagym/Arithmetic-SkillList-v1", "datagym/Arithmetic-OpenEnded-v1", "datagym/Arithmetic-SkillTree-v1",
         "datagym/Arithmetic-SkillList-v0", "datagym/Arithmetic-OpenEnded-v0", "datagym/Arithmetic-SkillTree-v0",
         USER_ENV,
     ]
+    assert all("v0 (kept for old runs)" in r for r in rows if r.startswith("datagym/") and r.split()[0].endswith("-v0"))
     assert rows[-1].split()[1:3] == ["skill_list", "20"]
     from datagym.agents.registry import AGENTS, agent_class
 
@@ -174,7 +176,7 @@ def test_unknown_task_options_get_the_expected_some_of_message():
 
     with pytest.raises(ConfigError, match=r"Unknown task option\(s\) \['heldout'\] for task 'arithmetic'; "
                                           r"expected some of \['heldout_size'\]"):
-        gym.make("datagym/Arithmetic-SkillList-v0", task_options={"heldout": 3})
+        gym.make("datagym/Arithmetic-SkillList-v1", task_options={"heldout": 3})
     result = runner.invoke(app, ["run", "--task-options", '{"heldout": 3}', *FAST])
     assert result.exit_code == 2
     assert "expected some of ['heldout_size']" in result.output and "TypeError" not in result.output

@@ -26,8 +26,8 @@ FAST = {
     "student_options": {"n_layer": 1, "n_embd": 16, "n_head": 2, "epochs": 1},
     "timings": False,
 }
-SKILL_LIST = "datagym/Arithmetic-SkillList-v0"
-SKILL_TREE = "datagym/Arithmetic-SkillTree-v0"
+SKILL_LIST = "datagym/Arithmetic-SkillList-v1"
+SKILL_TREE = "datagym/Arithmetic-SkillTree-v1"
 #: every registered env, and the Skill-List env with its dict action
 FUZZED = [(env_id, {}) for env_id in datagym.env_ids()] + [(SKILL_LIST, {"difficulty_control": True})]
 FUZZED_IDS = [env_id.split("/")[-1] + ("-difficulty" if extra else "") for env_id, extra in FUZZED]
@@ -257,7 +257,7 @@ def envs():
         "skill_list": gym.make(SKILL_LIST, **FAST),
         "difficulty": gym.make(SKILL_LIST, **FAST, difficulty_control=True),
         "skill_tree": gym.make(SKILL_TREE, **FAST),
-        "open_ended": gym.make("datagym/Arithmetic-OpenEnded-v0", **FAST),
+        "open_ended": gym.make("datagym/Arithmetic-OpenEnded-v1", **FAST),
     }
     for env in made.values():
         env.reset(seed=0)

@@ -26,7 +26,7 @@ from datagym.envs.open_ended_env import (
 from datagym.errors import ConfigError, InvalidActionError
 from datagym.task import ACCEPTED
 
-ENV_ID = "datagym/Arithmetic-OpenEnded-v0"
+ENV_ID = "datagym/Arithmetic-OpenEnded-v1"
 STEP_BUDGET = 32  # fast_env_kwargs
 TOTAL_BUDGET = 96
 SMALL_HELDOUT = {"heldout_size": 10}  # for tests of many steps: quicker evaluation

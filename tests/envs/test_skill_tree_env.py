@@ -22,7 +22,7 @@ from datagym.envs.skill_tree_env import HIDDEN, SkillTreeEnv, band_of
 from datagym.errors import ConfigError, InvalidActionError
 from datagym.types import SkillTree
 
-ENV_ID = "datagym/Arithmetic-SkillTree-v0"
+ENV_ID = "datagym/Arithmetic-SkillTree-v1"
 FAMILIES = ("addition", "subtraction", "multiplication", "division", "comparison", "two_step")
 
 
