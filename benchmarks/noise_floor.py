@@ -119,6 +119,12 @@ def seeds_needed(sd_a: float, sd_b: float, gap: float) -> float:
     return math.inf if gap == 0 else 2 * Z**2 * pooled**2 / gap**2
 
 
+def _sd(row) -> float:
+    """Standard deviation over seeds of a board row's final test scores (``row.tests``: seed -> score)."""
+    values = list(row.tests.values())
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
 def seed_spread(sweep: Path) -> None:
     boards = board(load_results(sweep))
     for env, rows in boards.items():
@@ -130,13 +136,13 @@ def seed_spread(sweep: Path) -> None:
               "seeds to separate from the next agent below |")
         print("|---|---|---|---|---|---|")
         for i, r in enumerate(ranked):
-            sd = float(np.std(r.tests, ddof=1)) if len(r.tests) > 1 else float("nan")
+            sd = _sd(r)
             cells = []
             for other in (floor, ranked[i + 1] if i + 1 < len(ranked) else None):
                 if other is None or other is r or len(other.tests) < 2:
                     cells.append("")
                     continue
-                n = seeds_needed(sd, float(np.std(other.tests, ddof=1)), abs(r.mean - other.mean))
+                n = seeds_needed(sd, _sd(other), abs(r.mean - other.mean))
                 label = f"{math.ceil(n)}" if math.isfinite(n) else "never (equal means)"
                 cells.append(f"{label} (gap {r.mean - other.mean:+.4f}, vs {other.agent})")
             print(f"| {r.agent} | {r.n} | {r.mean:.4f} | {sd:.4f} | {cells[0]} | {cells[1]} |")
