@@ -22,6 +22,7 @@ AGENTS: dict[str, str] = {
     "open_ended_random": "datagym.agents.open_ended_simple:OpenEndedRandomAgent",
     "open_ended_uniform": "datagym.agents.open_ended_simple:OpenEndedUniformAgent",
     "error_replay": "datagym.agents.error_replay:ErrorReplayAgent",
+    "proximal_replay": "datagym.agents.proximal_replay:ProximalReplayAgent",
     "explore_exploit": "datagym.agents.explore_exploit:ExploreExploitAgent",
     "tree_random": "datagym.agents.tree_baselines:TreeRandomAgent",
     "tree_uniform": "datagym.agents.tree_baselines:TreeUniformAgent",
