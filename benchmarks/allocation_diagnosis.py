@@ -12,6 +12,11 @@ prints the share of its requested examples that went to each group over the epis
 the first and second halves of the episode, its final macro test accuracy, and its mean final
 accuracy on each group: a teacher that puts its data on stuck skills, or starves the skills
 being learned, shows it here as a measurement.
+
+Then forgetting, per agent: over every pair of consecutive steps, the change in validation
+accuracy of each skill that stood at ``--forget-from`` (default 0.3) or more before the step,
+averaged separately over the skills the step gave data to and the skills it left out (which
+only the student's replay of old examples trains).
 """
 
 from __future__ import annotations
@@ -40,13 +45,14 @@ def load(sweep: Path, env_id: str) -> dict[str, list[dict]]:
         if config.get("env_id") != env_id or config.get("env_options") != registered:
             continue
         steps_path = run / "steps.jsonl"
-        requested = []
+        requested, accuracy = [], []
         if steps_path.exists():
             for line in steps_path.read_text().splitlines():
                 step = json.loads(line)
                 requested.append(step.get("teacher/requested") or {})
-        runs[summary["agent"]].append(
-            {"requested": requested, "test": summary["test_accuracy"], "macro": summary["test_macro_accuracy"]})
+                accuracy.append(step.get("student/accuracy") or {})
+        runs[summary["agent"]].append({"requested": requested, "accuracy": accuracy, "test": summary["test_accuracy"],
+                                       "macro": summary["test_macro_accuracy"]})
     return runs
 
 
@@ -55,6 +61,7 @@ def main() -> None:
     parser.add_argument("sweep", type=Path)
     parser.add_argument("--env", default="datagym/Arithmetic-SkillList-v1")
     parser.add_argument("--reference", default="uniform")
+    parser.add_argument("--forget-from", type=float, default=0.3)
     args = parser.parse_args()
     runs = load(args.sweep, args.env)
     if args.reference not in runs:
@@ -95,6 +102,23 @@ def main() -> None:
         macro = np.mean([r["macro"] for r in runs[agent]])
         print(f"| {agent} | {len(runs[agent])} | {macro:.4f} | {text('all')} | {text('first')} | {text('second')} | "
               f"{' / '.join(f'{a:.2f}' for a in accuracy)} |")
+
+    print(f"\nChange in validation accuracy over one step of skills at {args.forget_from} or more before it:\n")
+    print("| agent | given data: steps x skills | mean change | left out: steps x skills | mean change |")
+    print("|---|---|---|---|---|")
+    for agent in order:
+        given, left = [], []
+        for r in runs[agent]:
+            for t in range(1, len(r["accuracy"])):
+                before, after, step = r["accuracy"][t - 1], r["accuracy"][t], r["requested"][t]
+                for skill, value in after.items():
+                    if before.get(skill, 0.0) >= args.forget_from:
+                        (given if step.get(skill, 0) > 0 else left).append(value - before[skill])
+
+        def cell(values: list[float]) -> str:
+            return f"{len(values)} | {np.mean(values):+.3f}" if values else "0 | "
+
+        print(f"| {agent} | {cell(given)} | {cell(left)} |")
 
 
 if __name__ == "__main__":

@@ -55,3 +55,16 @@ def test_default_k_is_a_third_of_the_skills(spaces_for):
 def test_bad_options_raise(spaces_for, options, message):
     with pytest.raises(ValueError, match=message):
         ProximalSkillAgent(*spaces_for(5), **options)
+
+
+def test_uniform_share_tilts_instead_of_switching(spaces_for, obs):
+    agent = _agent(spaces_for, k=2, mastery=0.9, uniform_share=0.5)
+    o = obs([0.1, 0.95, 0.3, 0.0, 0.0], examples_seen=[10] * 5, loss=[1.5, 0.1, 1.0, 4.0, 3.0])
+    # half the step spread over all 5 skills (0.1 each), the other half over the 2 chosen (0.25 each)
+    np.testing.assert_allclose(agent.act(o, {}), [0.35, 0.1, 0.35, 0.1, 0.1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, True, "half"])
+def test_uniform_share_must_be_a_share(spaces_for, share):
+    with pytest.raises(ValueError, match=r"Expected uniform_share a number in \[0, 1\]"):
+        _agent(spaces_for, uniform_share=share)
