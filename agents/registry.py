@@ -16,6 +16,7 @@ AGENTS: dict[str, str] = {
     "uniform": "datagym.agents.simple_teachers:UniformAgent",
     "weakest_skill": "datagym.agents.simple_teachers:WeakestSkillAgent",
     "proximal_skill": "datagym.agents.proximal_skill:ProximalSkillAgent",
+    "triage": "datagym.agents.triage:TriageAgent",
     "learning_progress": "datagym.agents.learning_progress:LearningProgressAgent",
     "exp3s": "datagym.agents.exp3s:Exp3SAgent",
     "alp_gmm": "datagym.agents.alp_gmm:ALPGMMAgent",
@@ -23,9 +24,11 @@ AGENTS: dict[str, str] = {
     "open_ended_uniform": "datagym.agents.open_ended_simple:OpenEndedUniformAgent",
     "error_replay": "datagym.agents.error_replay:ErrorReplayAgent",
     "proximal_replay": "datagym.agents.proximal_replay:ProximalReplayAgent",
+    "open_ended_triage": "datagym.agents.open_ended_triage:OpenEndedTriageAgent",
     "explore_exploit": "datagym.agents.explore_exploit:ExploreExploitAgent",
     "tree_random": "datagym.agents.tree_baselines:TreeRandomAgent",
     "tree_uniform": "datagym.agents.tree_baselines:TreeUniformAgent",
+    "tree_triage": "datagym.agents.tree_triage:TreeTriageAgent",
 }
 
 #: the agent `datagym run` uses for an env of each level when --agent is not given
