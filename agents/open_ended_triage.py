@@ -23,9 +23,10 @@ from datagym.agents.triage import TriageRule
 
 class OpenEndedTriageAgent(OpenEndedAgent):
     def __init__(self, action_space, observation_space, task, placement_steps: int = 4,
-                 n_stuck: int | None = None, floor: float = 0.25, mastery: float = 0.95) -> None:
+                 n_stuck: int | None = None, floor: float = 0.25, mastery: float = 0.95,
+                 mastered_floor: float | None = None) -> None:
         super().__init__(action_space, observation_space, task)
-        self.rule = TriageRule(len(self.skill_names), placement_steps, n_stuck, floor, mastery)
+        self.rule = TriageRule(len(self.skill_names), placement_steps, n_stuck, floor, mastery, mastered_floor)
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)

@@ -28,9 +28,9 @@ from datagym.agents.triage import TriageRule
 
 class TreeTriageAgent(SkillTreeAgent):
     def __init__(self, action_space, observation_space, placement_steps: int = 4, n_stuck: int | None = None,
-                 floor: float = 0.25, mastery: float = 0.95) -> None:
+                 floor: float = 0.25, mastery: float = 0.95, mastered_floor: float | None = None) -> None:
         super().__init__(action_space, observation_space)
-        self._options = (placement_steps, n_stuck, floor, mastery)
+        self._options = (placement_steps, n_stuck, floor, mastery, mastered_floor)
         self.rule: TriageRule | None = None
         TriageRule(self.n_nodes, *self._options)  # bad options raise here, before any episode
 

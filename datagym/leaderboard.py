@@ -52,6 +52,24 @@ RANDOM_AGENTS: dict[str, str] = {
     "open_ended": "open_ended_random",
     "skill_tree": "tree_random",
 }
+#: each level's state-aware candidate: the teacher the board's confirmation seeds test against
+#: the level's floors (chosen on seeds 0-9, before the confirmation seeds were run)
+CANDIDATE_AGENTS: dict[str, str] = {
+    "skill_list": "triage",
+    "open_ended": "open_ended_triage",
+    "skill_tree": "tree_triage",
+}
+#: the seeds the floors and the candidates run besides the protocol's 0..PROTOCOL_SEEDS-1: the
+#: gaps between them (0.03-0.06) need about 20 seeds at the measured spread (benchmarks/README.md,
+#: "The reward's noise floor")
+CONFIRMATION_SEEDS = range(PROTOCOL_SEEDS, 2 * PROTOCOL_SEEDS)
+
+
+def confirmation_agents() -> list[str]:
+    """The agents of the confirmation sweep: every level's random and uniform teacher and its
+    candidate."""
+    return [agent for level in UNIFORM_AGENTS
+            for agent in (RANDOM_AGENTS[level], UNIFORM_AGENTS[level], CANDIDATE_AGENTS[level])]
 
 
 @dataclass

@@ -34,6 +34,13 @@ def test_placement_steps_are_equal_then_the_least_falling_skills_go_to_the_floor
     assert rule.weights(later, np.array([0, 0.90, 0, 0, 0])).tolist() == [0.25, 1.0, 0.25, 1.0, 1.0]
 
 
+def test_mastered_skills_keep_their_own_floor():
+    rule = TriageRule(4, placement_steps=2, n_stuck=1, floor=0.0, mastered_floor=0.5)
+    for loss in ([3.0] * 4, [2.0] * 4):
+        rule.weights(np.array(loss), np.zeros(4))
+    assert rule.weights(np.array([1.0, 1.9, 1.0, 0.1]), np.array([0, 0, 0, 0.99])).tolist() == [1.0, 0.0, 1.0, 0.5]
+
+
 def test_a_zero_floor_with_everything_low_falls_back_to_equal_weights():
     rule = TriageRule(3, placement_steps=2, n_stuck=1, floor=0.0, mastery=0.5)
     for loss in ([3.0] * 3, [2.0] * 3):

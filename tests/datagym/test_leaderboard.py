@@ -16,7 +16,12 @@ from scipy import stats
 from datagym.agents import make_agent
 from datagym.errors import RunDirectoryError
 from datagym.leaderboard import (
+    CANDIDATE_AGENTS,
+    CONFIRMATION_SEEDS,
     PROTOCOL_SEEDS,
+    RANDOM_AGENTS,
+    UNIFORM_AGENTS,
+    confirmation_agents,
     board,
     csv_text,
     env_label,
@@ -190,10 +195,26 @@ def test_evaluate_defaults_to_the_committed_leaderboard():
 
     assert committed_results().parts[-3:] == ("benchmarks", "leaderboard", "sweep")
     boards = board(load_results(committed_results()))
-    # the committed board is of the newest envs, made with the protocol's seeds (a sweep still
-    # under way has fewer runs; it never has more, nor another env)
+    # the committed board is of the newest envs, made with the protocol's seeds, and the
+    # confirmation seeds for the floors and candidates (a sweep still under way has fewer runs;
+    # it never has more, nor another env)
     assert boards and set(boards) <= set(latest_env_ids())
-    assert all(1 <= row.n <= PROTOCOL_SEEDS for rows in boards.values() for row in rows)
+    protocol, confirmation = set(range(PROTOCOL_SEEDS)), set(CONFIRMATION_SEEDS)
+    for rows in boards.values():
+        for row in rows:
+            allowed = protocol | (confirmation if row.agent in confirmation_agents() else set())
+            assert 1 <= row.n and set(row.seeds) <= allowed, (row.agent, row.seeds)
+
+
+def test_the_confirmation_sweep_runs_each_levels_floors_and_candidate():
+    from datagym.agents import agent_class
+
+    agents = confirmation_agents()
+    assert len(agents) == len(set(agents)) == 9
+    for level, candidate in CANDIDATE_AGENTS.items():
+        assert level in agent_class(candidate).levels and candidate in agents
+        assert RANDOM_AGENTS[level] in agents and UNIFORM_AGENTS[level] in agents
+    assert set(CONFIRMATION_SEEDS).isdisjoint(range(PROTOCOL_SEEDS)) and len(CONFIRMATION_SEEDS) == PROTOCOL_SEEDS
 
 
 def test_the_v0_board_is_kept_as_it_was_made():
