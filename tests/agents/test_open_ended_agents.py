@@ -43,8 +43,8 @@ def observations(open_ended_env):
 
 def test_the_level_has_its_agents_and_default():
     assert {"open_ended_random", "open_ended_uniform", "error_replay"} <= set(WRITERS)
-    assert DEFAULT_AGENTS["open_ended"] == "error_replay"
-    assert default_agent(ENV_ID) == "error_replay"
+    assert DEFAULT_AGENTS["open_ended"] == "open_ended_triage"
+    assert default_agent(ENV_ID) == "open_ended_triage"
     for name in WRITERS:
         assert agent_class(name).levels == ("open_ended",)
 

@@ -119,8 +119,8 @@ def test_tree_agents_refuse_a_skill_list_env_and_the_other_way(tree_env, name):
         make_agent("uniform", tree_env)
 
 
-def test_the_default_agent_of_the_tree_level_is_explore_exploit(tree_env):
-    assert default_agent(ENV_ID) == "explore_exploit" == default_agent(tree_env)
+def test_the_default_agent_of_the_tree_level_is_tree_triage(tree_env):
+    assert default_agent(ENV_ID) == "tree_triage" == default_agent(tree_env)
     assert set(TREE_ONLY_AGENTS) >= {"explore_exploit", "tree_random", "tree_uniform"}
 
 

@@ -58,7 +58,7 @@ def test_a_module_that_does_not_import_is_one_line(user_dir):
 def test_run_imports_the_users_module_and_names_its_env(user_dir):
     result = runner.invoke(app, ["run", "--import", "tinytask", "--env", USER_ENV, "--out", "r", *FAST])
     assert result.exit_code == 0, result.output
-    assert flat(result.output).startswith(f"{USER_ENV} agent proximal_skill seed 0")
+    assert flat(result.output).startswith(f"{USER_ENV} agent triage seed 0")
     config = json.loads((user_dir / "r" / "config.json").read_text())
     assert config["env_id"] == config["env_name"] == USER_ENV
     assert config["imports"] == [{"module": "tinytask", "path": str(user_dir.resolve())}]
@@ -208,7 +208,7 @@ def test_the_readme_example_task_runs_through_run_and_evaluate_from_its_folder(t
                           "mine/Strings-SkillList-v0", "--out", str(tmp_path / "r"), *fast],
                          capture_output=True, text=True, timeout=300, cwd=examples)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.startswith("mine/Strings-SkillList-v0  agent proximal_skill")
+    assert run.stdout.startswith("mine/Strings-SkillList-v0  agent triage")
     evaluated = subprocess.run([sys.executable, "-m", "datagym", "evaluate", "--import", "mytasks", "--agent", "uniform",
                                 "--env", "mine/Strings-SkillList-v0", "--seeds", "2", "--out", str(tmp_path / "e"),
                                 *fast], capture_output=True, text=True, timeout=600, cwd=examples)
