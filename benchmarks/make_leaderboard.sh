@@ -2,8 +2,11 @@
 # Remake the committed leaderboard, benchmarks/leaderboard.md (with a CSV and a learning-curve
 # PNG per env next to it): every registered agent on the newest version of every registered
 # env (each env gets the agents written for its level), seeds 0-9, default options, as one Ray
-# sweep with 2 workers; then rank the finished runs. Ten seeds: the noise floor measured in
-# benchmarks/README.md ("How many seeds"). About 2 hours on an otherwise idle 2-core machine.
+# sweep with 2 workers; then seeds 10-19 for each level's random and uniform teachers and its
+# state-aware candidate (datagym.leaderboard.confirmation_agents), a second sweep inside the
+# first (sweep/confirmation); then rank the finished runs of both. Ten seeds for every agent,
+# twenty where the board's decisive gaps are: the noise floor measured in benchmarks/README.md
+# ("The reward's noise floor"). About 3 hours on an otherwise idle 2-core machine.
 #
 #   bash benchmarks/make_leaderboard.sh
 #
@@ -22,4 +25,13 @@ if [ -f "$SWEEP_DIR/sweep.json" ]; then
 fi
 # shellcheck disable=SC2086
 "${SWEEP[@]}"
+CONFIRM_DIR=$SWEEP_DIR/confirmation
+AGENTS=$(python -c "from datagym.leaderboard import confirmation_agents; print(' '.join('--agent ' + a for a in confirmation_agents()))")
+SEEDS=$(python -c "from datagym.leaderboard import CONFIRMATION_SEEDS as s; print(f'{s[0]}-{s[-1]}')")
+CONFIRM=(datagym sweep $ENVS $AGENTS --seeds "$SEEDS" --workers 2 --out "$CONFIRM_DIR")
+if [ -f "$CONFIRM_DIR/sweep.json" ]; then
+    CONFIRM=(datagym sweep --resume "$CONFIRM_DIR" --workers 2)
+fi
+# shellcheck disable=SC2086
+"${CONFIRM[@]}"
 datagym leaderboard "$SWEEP_DIR" --out benchmarks
