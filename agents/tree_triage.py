@@ -11,7 +11,7 @@ whose loss fell least and the mastered ones on a floor (see ``datagym.agents.tri
 skill's weight spreads over its bands equally, i.e. over its whole difficulty range.
 
 The skill nodes are read from the ``depth`` observation: the nodes one level above the
-deepest (the bands).
+deepest (the bands), one per skill of the env's task (``make_agent`` passes the task).
 
 Args: as ``triage``.
 """
@@ -24,26 +24,30 @@ import numpy as np
 
 from datagym.agents.skill_tree_agent import SkillTreeAgent
 from datagym.agents.triage import TriageRule
+from datagym.task import Task
 
 
 class TreeTriageAgent(SkillTreeAgent):
-    def __init__(self, action_space, observation_space, placement_steps: int = 4, n_stuck: int | None = None,
-                 floor: float = 0.25, mastery: float = 0.95, mastered_floor: float | None = None) -> None:
+    def __init__(self, action_space, observation_space, task: Task, placement_steps: int = 4,
+                 n_stuck: int | None = None, floor: float = 0.25, mastery: float = 0.95,
+                 mastered_floor: float | None = None) -> None:
         super().__init__(action_space, observation_space)
-        self._options = (placement_steps, n_stuck, floor, mastery, mastered_floor)
-        self.rule: TriageRule | None = None
-        TriageRule(self.n_nodes, *self._options)  # bad options raise here, before any episode
+        if not isinstance(task, Task):
+            raise TypeError(f"Expected task to be a datagym Task (the env's task), got {type(task).__name__}.")
+        # one weight per skill of the task: the tree's skill nodes, in the task's order
+        self.rule = TriageRule(len(task.skill_names), placement_steps, n_stuck, floor, mastery, mastered_floor)
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
-        self.rule = None
+        self.rule.reset()
 
     def act(self, observation: Any, info: dict[str, Any]) -> dict[str, np.ndarray]:
         visible, frontier, expandable = self.masks(observation)
         depth = np.asarray(observation["depth"])
         skills = np.flatnonzero(depth == depth.max() - 1)
-        if self.rule is None:
-            self.rule = TriageRule(skills.size, *self._options)
+        if skills.size != self.rule.n_skills:
+            raise ValueError(f"Expected {self.rule.n_skills} skill nodes (one level above the deepest), "
+                             f"got {skills.size}: this agent was built for another task's tree.")
         expand = expandable & (depth < depth.max() - 1)
         loss = np.where(visible[skills], np.asarray(observation["loss"], dtype=np.float64)[skills], -1.0)
         accuracy = np.asarray(observation["accuracy"], dtype=np.float64)[skills]
@@ -56,11 +60,8 @@ class TreeTriageAgent(SkillTreeAgent):
         return self.action(expand, allocation)
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "rule": None if self.rule is None else self.rule.state_dict()}
+        return {**super().state_dict(), "rule": self.rule.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.rule = None
-        if state.get("rule") is not None:
-            self.rule = TriageRule(state["rule"]["n_skills"], *self._options)
-            self.rule.load_state_dict(state["rule"])
+        self.rule.load_state_dict(state["rule"])

@@ -60,7 +60,7 @@ CANDIDATE_AGENTS: dict[str, str] = {
     "skill_tree": "tree_triage",
 }
 #: the seeds the floors and the candidates run besides the protocol's 0..PROTOCOL_SEEDS-1: the
-#: gaps between them (0.03-0.06) need about 20 seeds at the measured spread (benchmarks/README.md,
+#: gaps between them (0.03-0.08) need 20-25 seeds at the measured spread (benchmarks/README.md,
 #: "The reward's noise floor")
 CONFIRMATION_SEEDS = range(PROTOCOL_SEEDS, 2 * PROTOCOL_SEEDS)
 

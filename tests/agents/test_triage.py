@@ -144,3 +144,9 @@ def test_it_runs_an_episode_with_every_example_accepted(fast_env_kwargs, env_id,
     rejected = summary["examples_rejected"]
     assert set(rejected) <= {"test_contamination"}, rejected
     assert summary["steps"] == 3
+
+
+def test_the_tree_agent_checks_its_options_against_the_tasks_skills_before_any_episode(fast_env_kwargs):
+    env = gym.make("datagym/Arithmetic-SkillTree-v1", **fast_env_kwargs)
+    with pytest.raises(ValueError, match=r"Expected n_stuck an integer in \[0, 14\], got 15"):
+        make_agent("tree_triage", env, n_stuck=15)
