@@ -575,6 +575,31 @@ def leaderboard(
         console.print(f"wrote {path}", soft_wrap=True)
 
 
+@app.command()
+def calibrate(
+    run_dirs: List[Path] = typer.Argument(..., help="Run directories of the real student, or folders holding them."),
+    out: Path = typer.Option(..., "--out", help="The parameter file to write (JSON)."),
+    difficulty_slope: Optional[float] = typer.Option(
+        None, "--difficulty-slope", help="The accuracy's response to question difficulty (logits per unit), "
+        "which the runs do not identify.", show_default="the packaged fit's",
+    ),
+) -> None:
+    """Fit the simulated student (student "simulated") to runs of a real one; print the fit."""
+    from datagym.calibration import DEFAULT_DIFFICULTY_SLOPE, calibrate as fit, report_lines, write
+
+    try:
+        if out.exists() and out.is_dir():
+            raise UsageError(f"--out: expected a file path, got {str(out)!r}, which is a directory.")
+        params = fit(run_dirs, DEFAULT_DIFFICULTY_SLOPE if difficulty_slope is None else difficulty_slope)
+        written = write(params, out)
+    except (UsageError, DatagymError) as exc:
+        _fail(str(exc))
+        return
+    for line in report_lines(params):
+        console.print(line, soft_wrap=True)
+    console.print(f"wrote {written}", soft_wrap=True)
+
+
 def _print_skipped(skipped: list) -> None:
     for entry in skipped:
         errors.print(Text("skipped ", style="yellow") + Text(f"{entry.path}: not a readable datagym run ({entry.reason})"),

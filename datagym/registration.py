@@ -25,6 +25,8 @@ STUDENTS: dict[str, str] = {
     "transformer": "datagym.students.transformer_student:TransformerStudent",
     # the v0 envs' student: the same class with V0_SETTINGS as defaults
     "transformer_v0": "datagym.students.transformer_student:TransformerStudentV0",
+    # a calibrated model of the default student's learning, thousands of steps a second (for RL)
+    "simulated": "datagym.students.simulated_student:SimulatedStudent",
 }
 
 

@@ -64,3 +64,26 @@ class Student(ABC):
     @abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
+
+
+class SurrogateStudent(Student):
+    """A student that is a model of learning rather than a network (the simulated student).
+
+    Besides the ``Student`` methods it trains on counts and scores a held-out split at once,
+    so the env can skip generating example text and decoding answers where a step's plan is
+    only counts per skill (the Skill-List level): its fast path. Everything the env observes
+    and reports is the same either way; only ``last_examples`` stays empty on that path.
+    """
+
+    skill_names: tuple[str, ...]
+
+    @abstractmethod
+    def train_counts(self, counts: Any, difficulty: Any = None) -> dict[str, float]:
+        """Train on ``counts[i]`` examples of skill ``i`` of the task (its ``skill_names`` order),
+        at ``difficulty[i]`` where given (else drawn at random, as generators do)."""
+
+    @abstractmethod
+    def score(self, split: str) -> tuple[Any, Any]:
+        """For each question of the task's held-out ``split``, skill by skill in the task's order:
+        whether the student answers it right (bools) and its loss: what ``predict`` and ``loss``
+        would give for those questions."""

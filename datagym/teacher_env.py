@@ -11,6 +11,7 @@ and the observation; everything else lives here once.
 from __future__ import annotations
 
 import time
+import zlib
 from abc import abstractmethod
 from collections import Counter
 from typing import Any
@@ -22,10 +23,13 @@ from datagym.engine import Engine, Plan, ProceduralEngine
 from datagym.env_config import EnvConfig
 from datagym.errors import ConfigError, InvalidActionError
 from datagym.registration import make_student, make_task
+from datagym.student import SurrogateStudent
 from datagym.task import ACCEPTED, Task
 from datagym.types import Example
 
 CONTAMINATED = "test_contamination"
+#: examples drawn per (skill, difficulty) to estimate a surrogate step's verdict rates
+VERDICT_SAMPLE = 256
 
 
 class TeacherEnv(gym.Env):
@@ -67,8 +71,22 @@ class TeacherEnv(gym.Env):
         self.budget_left = self.config.total_budget
         self.steps = 0
         self.last_examples: list[Example] = []
-        self.last_validation: list[dict] = []
+        self.last_validation = []
         self._needs_reset = True
+        # A surrogate student (the simulated one) learns from counts: plans of counts alone skip
+        # generating text, and evaluation asks the student for every verdict at once.
+        self._surrogate = isinstance(self.student, SurrogateStudent)
+        self._skill_index = {name: i for i, name in enumerate(self.skill_names)}
+        self._default_rates: tuple[list, np.ndarray] | None = None
+        self._verdict_rates: dict[tuple[str, float | None], tuple[tuple[str, ...], np.ndarray, float]] = {}
+        self._heldout_skill = {
+            split: np.array([i for i, name in enumerate(self.skill_names) for _ in heldout[name]], dtype=np.int64)
+            for split, heldout in (("validation", self._validation), ("test", self._test))
+        }
+        self._heldout_totals = {
+            split: np.maximum(np.bincount(skill_of, minlength=len(self.skill_names)), 1)
+            for split, skill_of in self._heldout_skill.items()
+        }
 
     # -- what subclasses define ---------------------------------------------------------------
     @abstractmethod
@@ -122,44 +140,63 @@ class TeacherEnv(gym.Env):
                 f"Expected a plan of at most {self.budget_left} examples (the budget left), got {plan.size}."
             )
 
-        t0 = time.perf_counter()
-        examples = self.engine.generate(plan, self.task, self.np_random)
-        t_generate = time.perf_counter() - t0
+        if self._surrogate and not plan.examples and not plan.requests:
+            # The fast path: no text. The verdicts are drawn at the rates the task's own
+            # generators and oracle give (contamination included), the student trains on counts.
+            t0 = time.perf_counter()
+            examples = []
+            accepted_counts, verdicts = self._simulated_verdicts(plan)
+            t_generate, t_verify = time.perf_counter() - t0, 0.0
+            t0 = time.perf_counter()
+            difficulty = (
+                np.array([plan.difficulty.get(name, np.nan) for name in self.skill_names]) if plan.difficulty else None
+            )
+            train_stats = self.student.train_counts(accepted_counts, difficulty) if accepted_counts.any() else {}
+            t_train = time.perf_counter() - t0
+            n_generated, n_accepted = int(sum(verdicts.values())), int(accepted_counts.sum())
+        else:
+            t0 = time.perf_counter()
+            examples = self.engine.generate(plan, self.task, self.np_random)
+            t_generate = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        accepted = self._verify(examples)
-        t_verify = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            accepted = self._verify(examples)
+            t_verify = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        train_stats = self.student.train(accepted) if accepted else {}
-        t_train = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            train_stats = self.student.train(accepted) if accepted else {}
+            t_train = time.perf_counter() - t0
+            index = {name: i for i, name in enumerate(self.skill_names)}
+            accepted_counts = np.zeros(len(self.skill_names), dtype=np.int64)
+            for ex in accepted:
+                if ex.skill in index:
+                    accepted_counts[index[ex.skill]] += 1
+            verdicts = Counter(ex.verdict for ex in examples)
+            n_generated, n_accepted = len(examples), len(accepted)
 
         t0 = time.perf_counter()
         previous = float(self.accuracy.mean())
         self.accuracy = self._evaluate(self._validation, keep_records=True)
         t_evaluate = time.perf_counter() - t0
 
-        index = {name: i for i, name in enumerate(self.skill_names)}
-        for ex in accepted:
-            if ex.skill in index:
-                self.examples_seen[index[ex.skill]] += 1
+        self.examples_seen += accepted_counts
         self.budget_left -= plan.size
         self.steps += 1
         self.last_examples = examples
-        reward = float(self.accuracy.mean()) - previous
+        macro = float(self.accuracy.mean())
+        reward = macro - previous
         terminated = self.budget_left <= 0
         limit = self._step_limit()
         episode_ends = terminated or (limit is not None and self.steps >= limit)
 
-        verdicts = Counter(ex.verdict for ex in examples)
         info: dict[str, Any] = {
             "student/accuracy": self._per_skill(self.accuracy),
-            "student/macro_accuracy": float(self.accuracy.mean()),
+            "student/macro_accuracy": macro,
             "student/loss": self._per_skill(self.loss),
             "student/train_loss": float(train_stats.get("loss", float("nan"))),
             "teacher/requested": {k: int(v) for k, v in plan.counts.items() if v},
-            "teacher/generated": len(examples),
-            "teacher/accepted": len(accepted),
+            "teacher/generated": n_generated,
+            "teacher/accepted": n_accepted,
             "teacher/rejected": {k: v for k, v in sorted(verdicts.items()) if k != ACCEPTED},
             "teacher/budget_left": self.budget_left,
             "time/generate": t_generate,
@@ -210,7 +247,93 @@ class TeacherEnv(gym.Env):
                 accepted.append(ex)
         return accepted
 
+    def _simulated_verdicts(self, plan: Plan) -> tuple[np.ndarray, Counter]:
+        """Accepted examples per skill, and the verdict counts, of a plan of counts that is not
+        generated: each skill's examples are split over verdicts at the rates measured on the
+        task's generators at that difficulty (``_verdict_rate``)."""
+        unknown = [skill for skill in plan.counts if skill not in self._skill_index]
+        if unknown:
+            raise InvalidActionError(f"Expected plan counts over the task's skills, got {sorted(unknown)}.")
+        counts = np.array([plan.counts.get(name, 0) for name in self.skill_names], dtype=np.int64)
+        if plan.difficulty or self._default_rates is None:
+            rates = [self._verdict_rate(name, plan.difficulty.get(name)) for name in self.skill_names]
+            p_accept = np.array([rate[2] for rate in rates])
+            if not plan.difficulty:
+                self._default_rates = (rates, p_accept)
+        else:
+            rates, p_accept = self._default_rates
+        accepted = self.np_random.binomial(counts, p_accept)
+        verdicts: Counter = Counter()
+        if accepted.any():
+            verdicts[ACCEPTED] = int(accepted.sum())
+        rejected = counts - accepted
+        for i in np.flatnonzero(rejected):
+            # the rejected ones split over the rejection reasons in proportion
+            names, probs, _ = rates[i]
+            drawn = self.np_random.multinomial(rejected[i], probs / probs.sum()) if len(names) > 1 else [rejected[i]]
+            for reason, k in zip(names, drawn):
+                if k:
+                    verdicts[reason] += int(k)
+        return accepted, verdicts
+
+    def _verdict_rate(self, skill: str, difficulty: float | None) -> tuple[tuple[str, ...], np.ndarray, float]:
+        """The rejection reasons of ``skill``'s generated examples at ``difficulty`` (None: drawn at
+        random), their rates, and the acceptance rate, measured once on a fixed sample."""
+        key = (skill, None if difficulty is None else round(float(difficulty), 2))
+        cached = self._verdict_rates.get(key)
+        if cached is None:
+            # A fixed sample per (task, skill, difficulty), independent of the episode's draws.
+            rng = np.random.default_rng([zlib.crc32(f"{self.task.name}/{self.task.version}/{key}".encode())])
+            sample = [self.task.generate(skill, rng, key[1]) for _ in range(VERDICT_SAMPLE)]
+            self._verify(sample)  # sets each example's verdict
+            counts = Counter(ex.verdict for ex in sample if ex.verdict != ACCEPTED)
+            names = tuple(sorted(counts))
+            probs = np.array([counts[n] for n in names], dtype=np.float64) / len(sample)
+            cached = (names, probs, 1.0 - float(probs.sum()))
+            self._verdict_rates[key] = cached
+        return cached
+
+    @property
+    def last_validation(self) -> list[dict]:
+        """The latest validation evaluation, a record per question (skill, question, prediction,
+        gold, correct, difficulty, loss)."""
+        if self._last_validation is None:
+            self._last_validation = self._surrogate_records()
+        return self._last_validation
+
+    @last_validation.setter
+    def last_validation(self, records: list[dict]) -> None:
+        self._last_validation = records
+
+    def _surrogate_records(self) -> list[dict]:
+        correct, losses = self._surrogate_scores
+        items = [ex for name in self.skill_names for ex in self._validation[name]]
+        predictions = self.student.predict([ex.question for ex in items])
+        return [
+            {
+                "skill": ex.skill,
+                "question": ex.question,
+                "prediction": pred,
+                "gold": ex.answer,
+                "correct": bool(ok),
+                "difficulty": ex.provenance.get("difficulty"),
+                "loss": float(value),
+            }
+            for ex, pred, ok, value in zip(items, predictions, correct, losses)
+        ]
+
     def _evaluate(self, heldout: dict[str, list[Example]], keep_records: bool) -> np.ndarray:
+        split = "validation" if heldout is self._validation else "test" if heldout is self._test else None
+        if self._surrogate and split is not None:
+            correct, losses = self.student.score(split)
+            skill_of, totals = self._heldout_skill[split], self._heldout_totals[split]
+            n = len(self.skill_names)
+            if keep_records:
+                self.loss = np.bincount(skill_of, weights=losses, minlength=n) / totals
+                # records are built when something reads them (the Open-Ended observation does)
+                self._surrogate_scores = (correct, losses)
+                self._last_validation = None
+            return np.bincount(skill_of, weights=correct, minlength=n) / totals
         items = [(i, ex) for i, name in enumerate(self.skill_names) for ex in heldout[name]]
         predictions = self.student.predict([ex.question for _, ex in items])
         correct = np.zeros(len(self.skill_names))
