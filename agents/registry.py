@@ -29,6 +29,8 @@ AGENTS: dict[str, str] = {
     "tree_random": "datagym.agents.tree_baselines:TreeRandomAgent",
     "tree_uniform": "datagym.agents.tree_baselines:TreeUniformAgent",
     "tree_triage": "datagym.agents.tree_triage:TreeTriageAgent",
+    # trained by RL on the simulated student (needs the rl extra)
+    "ppo_sim": "datagym.agents.ppo_sim:PPOSimAgent",
 }
 
 #: the agent `datagym run` uses for an env of each level when --agent is not given: the level's

@@ -22,7 +22,7 @@ from datagym.envs.skill_list_env import DIFFICULTY_BANDS
 SKILL_LIST_AGENTS = sorted(n for n in AGENTS if "skill_list" in agent_class(n).levels)
 #: agents that ignore difficulty and so ask for SkillListAgent.default_difficulty (no_teaching
 #: is not a SkillListAgent: it works at every level and asks for the empty plan, zeros throughout)
-DIFFICULTY_BLIND = ["exp3s", "learning_progress", "proximal_skill", "weakest_skill"]
+DIFFICULTY_BLIND = ["exp3s", "learning_progress", "ppo_sim", "proximal_skill", "weakest_skill"]
 
 
 def control_spaces(n: int, total: float = 96.0) -> tuple[spaces.Dict, spaces.Dict]:
