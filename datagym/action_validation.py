@@ -203,13 +203,16 @@ def real_vector(value: Any, *, label: str, length: int, per: str, names_attr: st
             found = problem, _fix_for(value, shape_fix)
     if found is not None:
         raise invalid(f"{expected} {found[0]}. {found[1]}")
-    with np.errstate(over="ignore", invalid="ignore"):  # a float128 beyond float64 becomes inf
-        try:
-            array = np.array(value, dtype=np.float64)
-        except (ValueError, TypeError, OverflowError):  # all items are real: lists of different lengths
-            raise invalid(
-                f"{expected} {type_name(value)} with ragged nesting (items of different lengths). {shape_fix}"
-            ) from None
+    if isinstance(value, np.ndarray) and value.dtype.itemsize <= 8:  # nothing to overflow: the common case, fast
+        array = np.array(value, dtype=np.float64)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # a float128 beyond float64 becomes inf
+            try:
+                array = np.array(value, dtype=np.float64)
+            except (ValueError, TypeError, OverflowError):  # all items are real: lists of different lengths
+                raise invalid(
+                    f"{expected} {type_name(value)} with ragged nesting (items of different lengths). {shape_fix}"
+                ) from None
     if array.shape != (length,):
         raise invalid(f"Expected {label} of shape ({length},), got {short_repr(array.shape, 60)}. {shape_fix}")
     return array

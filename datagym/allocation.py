@@ -12,6 +12,7 @@ def round_shares(share: np.ndarray, total: int) -> np.ndarray:
     counts = np.floor(share).astype(np.int64)
     remainder = int(total - counts.sum())
     if remainder:
-        order = np.lexsort((np.arange(len(share)), -(share - counts)))
+        # a stable sort of the negated fractional parts: the largest first, ties to the lower index
+        order = np.argsort(-(share - counts), kind="stable")
         counts[order[:remainder]] += 1
     return counts

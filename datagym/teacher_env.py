@@ -77,7 +77,7 @@ class TeacherEnv(gym.Env):
         # generating text, and evaluation asks the student for every verdict at once.
         self._surrogate = isinstance(self.student, SurrogateStudent)
         self._skill_index = {name: i for i, name in enumerate(self.skill_names)}
-        self._default_rates: tuple[list, np.ndarray] | None = None
+        self._default_rates: tuple | None = None  # the rates of a plan without difficulties, kept
         self._verdict_rates: dict[tuple[str, float | None], tuple[tuple[str, ...], np.ndarray, float]] = {}
         self._heldout_skill = {
             split: np.array([i for i, name in enumerate(self.skill_names) for _ in heldout[name]], dtype=np.int64)
@@ -151,9 +151,9 @@ class TeacherEnv(gym.Env):
             difficulty = (
                 np.array([plan.difficulty.get(name, np.nan) for name in self.skill_names]) if plan.difficulty else None
             )
-            train_stats = self.student.train_counts(accepted_counts, difficulty) if accepted_counts.any() else {}
+            n_generated, n_accepted = int(sum(verdicts.values())), verdicts.get(ACCEPTED, 0)
+            train_stats = self.student.train_counts(accepted_counts, difficulty) if n_accepted else {}
             t_train = time.perf_counter() - t0
-            n_generated, n_accepted = int(sum(verdicts.values())), int(accepted_counts.sum())
         else:
             t0 = time.perf_counter()
             examples = self.engine.generate(plan, self.task, self.np_random)
@@ -175,7 +175,8 @@ class TeacherEnv(gym.Env):
             n_generated, n_accepted = len(examples), len(accepted)
 
         t0 = time.perf_counter()
-        previous = float(self.accuracy.mean())
+        n_skills = len(self.skill_names)
+        previous = float(self.accuracy.sum() / n_skills)  # = mean(), bit for bit, without its overhead
         self.accuracy = self._evaluate(self._validation, keep_records=True)
         t_evaluate = time.perf_counter() - t0
 
@@ -183,7 +184,7 @@ class TeacherEnv(gym.Env):
         self.budget_left -= plan.size
         self.steps += 1
         self.last_examples = examples
-        macro = float(self.accuracy.mean())
+        macro = float(self.accuracy.sum() / n_skills)
         reward = macro - previous
         terminated = self.budget_left <= 0
         limit = self._step_limit()
@@ -247,7 +248,7 @@ class TeacherEnv(gym.Env):
                 accepted.append(ex)
         return accepted
 
-    def _simulated_verdicts(self, plan: Plan) -> tuple[np.ndarray, Counter]:
+    def _simulated_verdicts(self, plan: Plan) -> tuple[np.ndarray, dict[str, int]]:
         """Accepted examples per skill, and the verdict counts, of a plan of counts that is not
         generated: each skill's examples are split over verdicts at the rates measured on the
         task's generators at that difficulty (``_verdict_rate``)."""
@@ -258,28 +259,40 @@ class TeacherEnv(gym.Env):
         if plan.difficulty or self._default_rates is None:
             rates = [self._verdict_rate(name, plan.difficulty.get(name)) for name in self.skill_names]
             p_accept = np.array([rate[2] for rate in rates])
+            # where every skill has one rejection reason at most, the rejected ones are summed per reason at once
+            reasons = sorted({r for rate in rates for r in rate[0]})
+            reason_of = np.array([reasons.index(rate[0][0]) if len(rate[0]) == 1 else -1 for rate in rates])
+            single = all(len(rate[0]) <= 1 for rate in rates)
             if not plan.difficulty:
-                self._default_rates = (rates, p_accept)
+                self._default_rates = (rates, p_accept, reasons, reason_of, single)
         else:
-            rates, p_accept = self._default_rates
+            rates, p_accept, reasons, reason_of, single = self._default_rates
         accepted = self.np_random.binomial(counts, p_accept)
-        verdicts: Counter = Counter()
-        if accepted.any():
-            verdicts[ACCEPTED] = int(accepted.sum())
+        n_accepted = int(accepted.sum())
+        verdicts: dict[str, int] = {ACCEPTED: n_accepted} if n_accepted else {}
         rejected = counts - accepted
+        if single:
+            if reasons:
+                has = reason_of >= 0
+                per_reason = np.bincount(reason_of[has], weights=rejected[has], minlength=len(reasons))
+                verdicts.update((name, int(k)) for name, k in zip(reasons, per_reason) if k)
+            return accepted, verdicts
         for i in np.flatnonzero(rejected):
             # the rejected ones split over the rejection reasons in proportion
             names, probs, _ = rates[i]
-            drawn = self.np_random.multinomial(rejected[i], probs / probs.sum()) if len(names) > 1 else [rejected[i]]
-            for reason, k in zip(names, drawn):
+            if len(names) == 1:
+                verdicts[names[0]] = verdicts.get(names[0], 0) + int(rejected[i])
+                continue
+            for reason, k in zip(names, self.np_random.multinomial(rejected[i], probs / probs.sum())):
                 if k:
-                    verdicts[reason] += int(k)
+                    verdicts[reason] = verdicts.get(reason, 0) + int(k)
         return accepted, verdicts
 
     def _verdict_rate(self, skill: str, difficulty: float | None) -> tuple[tuple[str, ...], np.ndarray, float]:
         """The rejection reasons of ``skill``'s generated examples at ``difficulty`` (None: drawn at
         random), their rates, and the acceptance rate, measured once on a fixed sample."""
-        key = (skill, None if difficulty is None else round(float(difficulty), 2))
+        # rates change slowly with difficulty: measured at the nearest tenth
+        key = (skill, None if difficulty is None else round(float(difficulty), 1))
         cached = self._verdict_rates.get(key)
         if cached is None:
             # A fixed sample per (task, skill, difficulty), independent of the episode's draws.

@@ -170,6 +170,7 @@ class SkillListEnv(TeacherEnv):
         if not isinstance(control, bool):
             raise ConfigError(f"Expected difficulty_control to be true or false, got {control!r}.")
         self.difficulty_control: bool = control
+        self._band_index: tuple[np.ndarray, np.ndarray] | None = None
         n = len(self.skill_names)
         total = float(self.config.total_budget)
         weights = spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)
@@ -253,6 +254,8 @@ class SkillListEnv(TeacherEnv):
         A band without questions takes the skill's overall score; a question without a recorded
         difficulty counts in every band.
         """
+        if self._surrogate:
+            return self._surrogate_scores_by_difficulty()
         n = len(self.skill_names)
         index = {name: i for i, name in enumerate(self.skill_names)}
         correct = np.zeros((n, DIFFICULTY_BANDS))
@@ -267,8 +270,33 @@ class SkillListEnv(TeacherEnv):
             correct[i, bands] += float(record["correct"])
             loss[i, bands] += float(record["loss"])
             count[i, bands] += 1
+        return self._fill_empty_bands(correct, loss, count)
+
+    def _fill_empty_bands(self, correct: np.ndarray, loss: np.ndarray, count: np.ndarray):
         empty = count == 0
         safe = np.maximum(count, 1)
         accuracy = np.where(empty, self.accuracy[:, None], correct / safe)
         mean_loss = np.where(empty, self.loss[:, None], loss / safe)
         return accuracy, mean_loss
+
+    def _surrogate_scores_by_difficulty(self) -> tuple[np.ndarray, np.ndarray]:
+        """``scores_by_difficulty`` from the surrogate student's arrays (no per-question records)."""
+        if self._band_index is None:
+            skill_of = self._heldout_skill["validation"]
+            items = [ex for name in self.skill_names for ex in self._validation[name]]
+            difficulty = [ex.provenance.get("difficulty") for ex in items]
+            # a question without a difficulty counts in every band: one row per (question, band)
+            rows, cells = [], []
+            for q, (i, d) in enumerate(zip(skill_of, difficulty)):
+                for band in (range(DIFFICULTY_BANDS) if d is None else [difficulty_band(d)]):
+                    rows.append(q)
+                    cells.append(i * DIFFICULTY_BANDS + band)
+            self._band_index = (np.array(rows), np.array(cells))
+        rows, cells = self._band_index
+        correct, losses = self._surrogate_scores
+        size = len(self.skill_names) * DIFFICULTY_BANDS
+        shape = (len(self.skill_names), DIFFICULTY_BANDS)
+        count = np.bincount(cells, minlength=size).reshape(shape)
+        right = np.bincount(cells, weights=np.asarray(correct, dtype=np.float64)[rows], minlength=size).reshape(shape)
+        loss = np.bincount(cells, weights=np.asarray(losses, dtype=np.float64)[rows], minlength=size).reshape(shape)
+        return self._fill_empty_bands(right, loss, count)

@@ -304,7 +304,7 @@ class SimulatedStudent(SurrogateStudent):
         interface; the calibrated model's training does not depend on it)."""
         self._require_prepared()
         counts = np.asarray(counts, dtype=np.float64)
-        if counts.shape != (len(self.skill_names),) or np.any(counts < 0):
+        if counts.shape != (len(self.skill_names),) or counts.min() < 0:
             raise ValueError(
                 f"Expected {len(self.skill_names)} non-negative counts (one per skill), got {counts!r}."
             )

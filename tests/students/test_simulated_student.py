@@ -285,3 +285,25 @@ def test_info_and_observation_keys_are_the_real_envs():
     assert set(a[0]) == set(b[0]) and set(a[4]) == set(b[4])
     a, b = real.step(np.ones(15, np.float32)), sim.step(np.ones(15, np.float32))
     assert a[2] and b[2] and set(a[4]) == set(b[4])
+
+
+def test_the_fast_paths_difficulty_bands_equal_the_per_question_records():
+    from datagym.envs.skill_list_env import DIFFICULTY_BANDS, difficulty_band
+
+    env = gym.make(SL, student="simulated", timings=False, difficulty_control=True)
+    env.reset(seed=2)
+    action = {"weights": np.ones(15, np.float32), "difficulty": np.full(15, 0.7, np.float32)}
+    for _ in range(3):
+        obs, *_ = env.step(action)
+    unwrapped = env.unwrapped
+    correct, loss, count = (np.zeros((15, DIFFICULTY_BANDS)) for _ in range(3))
+    for record in unwrapped.last_validation:
+        i = unwrapped.skill_names.index(record["skill"])
+        band = difficulty_band(record["difficulty"])
+        correct[i, band] += record["correct"]
+        loss[i, band] += record["loss"]
+        count[i, band] += 1
+    expected_acc = np.where(count == 0, unwrapped.accuracy[:, None], correct / np.maximum(count, 1))
+    expected_loss = np.where(count == 0, unwrapped.loss[:, None], loss / np.maximum(count, 1))
+    np.testing.assert_allclose(obs["accuracy_by_difficulty"], expected_acc.astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(obs["loss_by_difficulty"], expected_loss.astype(np.float32), rtol=1e-6)
