@@ -222,7 +222,7 @@ def real_vector(value: Any, *, label: str, length: int, per: str, names_attr: st
 def require_finite(values: np.ndarray, names: Sequence[str], quantity: str) -> None:
     """Raise "Expected finite {quantity}, got NaN or infinity for [names]" if any value is not finite."""
     bad = ~np.isfinite(values)
-    if np.any(bad):
+    if bad.any():
         raise invalid(
             f"Expected finite {quantity}, got NaN or infinity for {name_list(names[i] for i in np.flatnonzero(bad))}."
         )

@@ -4,7 +4,7 @@
 directories (from ``steps.jsonl``: each step's requested examples per skill, scaled by the
 share accepted, and the validation accuracy and loss per skill after it), checks that they all taught one student on
 one task, and fits the model of ``datagym.students.simulated_student`` by least squares on
-both curves. Runs of the highest quarter of the seeds are held out: the report gives the
+both curves. The runs of every fourth seed are held out: the report gives the
 error of the per-skill accuracy curves on them, for the fitted model and for the same model
 fitted without transfer between skills (the baseline).
 
@@ -35,8 +35,8 @@ from datagym.students.simulated_student import (
 
 logger = logging.getLogger(__name__)
 
-#: held out for the report: runs of the highest quarter of the distinct seeds
-HELDOUT_FRACTION = 0.25
+#: held out for the report: the runs of every HELDOUT_EVERY-th distinct seed
+HELDOUT_EVERY = 4
 #: the loss residuals' weight against the accuracy residuals' (log loss moves about twice as much)
 LOSS_WEIGHT = 0.5
 #: quantiles of each skill's held-out difficulties that stand for its questions in the fit
@@ -240,9 +240,10 @@ class _Vectorised:
 
 
 def _split(data: CalibrationData) -> tuple[np.ndarray, np.ndarray]:
+    """Fitted and held-out runs: every fourth of the distinct seeds (the 4th, 8th, ...) is held
+    out, so every group of runs made on consecutive seeds (one agent's, say) has some in both."""
     seeds = sorted({r.seed for r in data.runs})
-    n_heldout = int(round(HELDOUT_FRACTION * len(seeds))) if len(seeds) >= 4 else 0
-    heldout_seeds = set(seeds[len(seeds) - n_heldout:])
+    heldout_seeds = set(seeds[HELDOUT_EVERY - 1::HELDOUT_EVERY]) if len(seeds) >= HELDOUT_EVERY else set()
     held = np.array([r.seed in heldout_seeds for r in data.runs])
     return np.flatnonzero(~held), np.flatnonzero(held)
 

@@ -135,9 +135,10 @@ class TeacherEnv(gym.Env):
             raise RuntimeError("The episode is over (or never began): call env.reset() before env.step().")
         t_start = time.perf_counter()
         plan = self._plan_from_action(action)
-        if plan.size > self.budget_left:
+        plan_size = plan.size
+        if plan_size > self.budget_left:
             raise InvalidActionError(
-                f"Expected a plan of at most {self.budget_left} examples (the budget left), got {plan.size}."
+                f"Expected a plan of at most {self.budget_left} examples (the budget left), got {plan_size}."
             )
 
         if self._surrogate and not plan.examples and not plan.requests:
@@ -181,7 +182,7 @@ class TeacherEnv(gym.Env):
         t_evaluate = time.perf_counter() - t0
 
         self.examples_seen += accepted_counts
-        self.budget_left -= plan.size
+        self.budget_left -= plan_size
         self.steps += 1
         self.last_examples = examples
         macro = float(self.accuracy.sum() / n_skills)
@@ -252,8 +253,8 @@ class TeacherEnv(gym.Env):
         """Accepted examples per skill, and the verdict counts, of a plan of counts that is not
         generated: each skill's examples are split over verdicts at the rates measured on the
         task's generators at that difficulty (``_verdict_rate``)."""
-        unknown = [skill for skill in plan.counts if skill not in self._skill_index]
-        if unknown:
+        if not self._skill_index.keys() >= plan.counts.keys():
+            unknown = [skill for skill in plan.counts if skill not in self._skill_index]
             raise InvalidActionError(f"Expected plan counts over the task's skills, got {sorted(unknown)}.")
         counts = np.array([plan.counts.get(name, 0) for name in self.skill_names], dtype=np.int64)
         if plan.difficulty or self._default_rates is None:
@@ -379,7 +380,7 @@ class TeacherEnv(gym.Env):
         return correct / np.maximum(totals, 1)
 
     def _per_skill(self, values: np.ndarray) -> dict[str, float]:
-        return {name: float(v) for name, v in zip(self.skill_names, values)}
+        return dict(zip(self.skill_names, np.asarray(values, dtype=np.float64).tolist()))
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

@@ -197,7 +197,7 @@ class SkillListEnv(TeacherEnv):
             weights, difficulty = self._split_dict_action(action)
         else:
             weights, difficulty = self._weights(action, "action"), None
-        if not np.any(weights):  # all zero (a sum of huge weights would overflow to inf)
+        if not weights.any():  # all zero (a sum of huge weights would overflow to inf)
             return Plan()
         counts = allocate(weights, min(self.config.step_budget, self.budget_left))
         plan = Plan(counts={name: int(c) for name, c in zip(self.skill_names, counts) if c})

@@ -78,8 +78,9 @@ GLOBAL_PARAMETERS = (
 DEFAULT_DIFFICULTY = 0.5
 #: the split ids that seed the evaluation draws
 SPLITS = {"validation": 1, "test": 2, "other": 3}
-#: training rounds whose evaluation draws are made at once
-DRAW_BLOCK = 16
+#: training rounds whose evaluation draws are made at once, per split: a 10-step episode's 11
+#: validations in one block; the test set is scored about once an episode
+DRAW_BLOCKS = {"validation": 11, "test": 1}
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -166,24 +167,31 @@ class SkillModel:
             + self.g["transfer_all"] * (~same)
         )
 
+        # the equations' constants, once (the simulator's speed is in these few lines)
+        self._forget_rate = -self.g["forgetting"] / 1000.0
+        self._transfer_t = np.ascontiguousarray(self.transfer.T)
+        self._inverse_scale = 1.0 / self.per_skill["loss_scale"]
+        self._loss_span = self.g["initial_loss"] - self.per_skill["loss_floor"]
+
     def decay(self, experience: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Experience after a training call on ``counts`` (before adding them): forgetting."""
-        others = counts.sum() - counts
-        return experience * np.exp(-self.g["forgetting"] * others / 1000.0)
+        return experience * np.exp(self._forget_rate * (counts.sum() - counts))
 
     def effective(self, experience: np.ndarray) -> np.ndarray:
         """The experience that counts for each skill: its own plus what transfers (``X``)."""
-        return experience @ self.transfer.T
+        return experience @ self._transfer_t
 
     def loss(self, x: np.ndarray) -> np.ndarray:
-        floor = self.per_skill["loss_floor"]
-        decay = np.exp(-((x / self.per_skill["loss_scale"]) ** self.per_skill["loss_shape"]))
-        return floor + (self.g["initial_loss"] - floor) * decay
+        decay = np.exp(-((x * self._inverse_scale) ** self.per_skill["loss_shape"]))
+        return self.per_skill["loss_floor"] + self._loss_span * decay
 
     def logit(self, x: np.ndarray, midpoint_shift: np.ndarray | float = 0.0) -> np.ndarray:
         """Per skill, the accuracy logit (before the ceiling) of a question of the skill's mean
         held-out difficulty."""
-        return self.per_skill["accuracy_slope"] * (np.log1p(x) - self.per_skill["accuracy_midpoint"] - midpoint_shift)
+        logit = self.per_skill["accuracy_slope"] * (np.log1p(x) - (self.per_skill["accuracy_midpoint"] + midpoint_shift))
+        # a skill the student has no experience of at all is never answered right (an untrained
+        # network writes noise): the real student starts every episode at 0
+        return np.where(x > 0, logit, -np.inf)
 
 
 @dataclass
@@ -263,6 +271,11 @@ class SimulatedStudent(SurrogateStudent):
         self._heldout = {
             split: _Heldout(task.heldout(split), self.skill_names) for split in ("validation", "test")
         }
+        # per question: its skill's ceiling, and how much its difficulty lowers its logit
+        self._question_terms = {
+            split: (self.model.per_skill["accuracy_ceiling"][h.skill], self.model.g["difficulty_slope"] * h.offset)
+            for split, h in self._heldout.items()
+        }
         # a wrong answer is another gold answer of the same skill
         self._answers: list[list[str]] = [[] for _ in self.skill_names]
         for split in ("validation", "test"):
@@ -308,8 +321,8 @@ class SimulatedStudent(SurrogateStudent):
             raise ValueError(
                 f"Expected {len(self.skill_names)} non-negative counts (one per skill), got {counts!r}."
             )
-        self._history = self._history + counts
         if self.mode == "retrain":
+            self._history = self._history + counts
             self._experience = self._history.copy()
         else:
             self._experience = self.model.decay(self._experience, counts) + counts
@@ -348,13 +361,14 @@ class SimulatedStudent(SurrogateStudent):
 
     def _draws(self, split: str, size: int) -> tuple[np.ndarray, np.ndarray]:
         """This round's uniforms for the questions of ``split`` and its per-skill loss noise: a
-        function of (seed, round, split) alone, drawn for ``DRAW_BLOCK`` rounds at a time."""
-        block, row = divmod(self._round, DRAW_BLOCK)
+        function of (seed, round, split) alone, drawn for ``DRAW_BLOCKS[split]`` rounds at a time."""
+        rounds = DRAW_BLOCKS.get(split, 1)
+        block, row = divmod(self._round, rounds)
         cached = self._cache.get(split)
         if cached is None or cached[0] != block or cached[1].shape[1] < size:
             rng = np.random.default_rng([self._seed, block, SPLITS[split]])
-            uniforms = rng.random((DRAW_BLOCK, size))
-            noise = np.exp(rng.normal(0.0, self.model.g["loss_noise"], size=(DRAW_BLOCK, len(self.skill_names))))
+            uniforms = rng.random((rounds, size))
+            noise = np.exp(rng.normal(0.0, self.model.g["loss_noise"], size=(rounds, len(self.skill_names))))
             cached = (block, uniforms, noise)
             self._cache[split] = cached
         return cached[1][row], cached[2][row]
@@ -366,8 +380,8 @@ class SimulatedStudent(SurrogateStudent):
         heldout = self._heldout[split]
         uniforms, noise = self._draws(split, len(heldout.skill))
         skill_loss, logit = self._state()
-        ceiling = self.model.per_skill["accuracy_ceiling"][heldout.skill]
-        p = ceiling * sigmoid(logit[heldout.skill] - self.model.g["difficulty_slope"] * heldout.offset)
+        ceiling, shift = self._question_terms[split]
+        p = ceiling * sigmoid(logit[heldout.skill] - shift)
         correct = uniforms < p if self.config.evaluation_noise else p >= 0.5
         return correct, (skill_loss * noise)[heldout.skill]
 

@@ -58,7 +58,7 @@ def test_calibration_recovers_a_simulated_student_from_its_own_runs(truth, synth
     assert fitted.globals["forgetting"] == pytest.approx(0.15, abs=0.08)
     assert fitted.globals["transfer_all"] == pytest.approx(0.03, abs=0.02)
     fit = fitted.meta["fit"]
-    assert fit["evaluated_on"] == "held-out runs" and fitted.meta["heldout_seeds"] == [6, 7]
+    assert fit["evaluated_on"] == "held-out runs" and fitted.meta["heldout_seeds"] == [3, 7]
     # the truth has transfer, so the no-transfer baseline fits held-out runs worse
     assert fit["model"]["rmse"] < fit["no_transfer_baseline"]["rmse"]
 
