@@ -196,13 +196,17 @@ def test_evaluate_defaults_to_the_committed_leaderboard():
     assert committed_results().parts[-3:] == ("benchmarks", "leaderboard", "sweep")
     boards = board(load_results(committed_results()))
     # the committed board is of the newest envs, made with the protocol's seeds, and the
-    # confirmation seeds for the floors and candidates (a sweep still under way has fewer runs;
-    # it never has more, nor another env)
+    # confirmation and extension seeds for the floors and candidates, the RL teachers' seeds (a
+    # sweep still under way has fewer runs; it never has more, nor another env)
     assert boards and set(boards) <= set(latest_env_ids())
+    from datagym.leaderboard import EXTENSION_SEEDS, RL_AGENTS, RL_SEEDS, extension_agents
+
     protocol, confirmation = set(range(PROTOCOL_SEEDS)), set(CONFIRMATION_SEEDS)
     for rows in boards.values():
         for row in rows:
             allowed = protocol | (confirmation if row.agent in confirmation_agents() else set())
+            allowed |= set(EXTENSION_SEEDS) if row.agent in extension_agents() else set()
+            allowed |= set(RL_SEEDS) if row.agent in RL_AGENTS else set()
             assert 1 <= row.n and set(row.seeds) <= allowed, (row.agent, row.seeds)
 
 
@@ -215,6 +219,16 @@ def test_the_confirmation_sweep_runs_each_levels_floors_and_candidate():
         assert level in agent_class(candidate).levels and candidate in agents
         assert RANDOM_AGENTS[level] in agents and UNIFORM_AGENTS[level] in agents
     assert set(CONFIRMATION_SEEDS).isdisjoint(range(PROTOCOL_SEEDS)) and len(CONFIRMATION_SEEDS) == PROTOCOL_SEEDS
+
+
+def test_the_extension_sweep_is_the_floors_and_candidates_of_its_levels_on_fresh_seeds():
+    from datagym.leaderboard import EXTENSION_LEVELS, EXTENSION_SEEDS, extension_agents
+
+    agents = extension_agents()
+    assert len(agents) == 3 * len(EXTENSION_LEVELS)
+    for level in EXTENSION_LEVELS:
+        assert {RANDOM_AGENTS[level], UNIFORM_AGENTS[level], CANDIDATE_AGENTS[level]} <= set(agents)
+    assert set(EXTENSION_SEEDS).isdisjoint(set(CONFIRMATION_SEEDS) | set(range(PROTOCOL_SEEDS)))
 
 
 def test_the_v0_board_is_kept_as_it_was_made():
