@@ -20,47 +20,38 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWEEP_DIR=benchmarks/leaderboard/sweep
+# sweep_or_resume DIR ARGS...: run the sweep of ARGS into DIR, or resume the one DIR holds
+sweep_or_resume() {
+    local dir=$1
+    shift
+    if [ -f "$dir/sweep.json" ]; then
+        datagym sweep --resume "$dir" --workers 2
+    else
+        datagym sweep "$@" --workers 2 --out "$dir"
+    fi
+}
 ENVS=$(python -c "from datagym.registration import latest_env_ids; print(' '.join('--env ' + e for e in latest_env_ids()))")
-SWEEP=(datagym sweep $ENVS --agent all --seeds 0-9 --workers 2 --out "$SWEEP_DIR")
-if [ -f "$SWEEP_DIR/sweep.json" ]; then
-    SWEEP=(datagym sweep --resume "$SWEEP_DIR" --workers 2)
-fi
 # shellcheck disable=SC2086
-"${SWEEP[@]}"
-CONFIRM_DIR=$SWEEP_DIR/confirmation
+sweep_or_resume "$SWEEP_DIR" $ENVS --agent all --seeds 0-9
 AGENTS=$(python -c "from datagym.leaderboard import confirmation_agents; print(' '.join('--agent ' + a for a in confirmation_agents()))")
 SEEDS=$(python -c "from datagym.leaderboard import CONFIRMATION_SEEDS as s; print(f'{s[0]}-{s[-1]}')")
-CONFIRM=(datagym sweep $ENVS $AGENTS --seeds "$SEEDS" --workers 2 --out "$CONFIRM_DIR")
-if [ -f "$CONFIRM_DIR/sweep.json" ]; then
-    CONFIRM=(datagym sweep --resume "$CONFIRM_DIR" --workers 2)
-fi
 # shellcheck disable=SC2086
-"${CONFIRM[@]}"
+sweep_or_resume "$SWEEP_DIR/confirmation" $ENVS $AGENTS --seeds "$SEEDS"
 # The extension: seeds 20-39 for the floors and candidates of the levels in
 # datagym.leaderboard.EXTENSION_LEVELS (sweep/extension; its steps.jsonl are kept in git: they
 # calibrate the simulated student).
-EXTEND_DIR=$SWEEP_DIR/extension
 EXTEND_ENVS=$(python -c "
 from datagym.leaderboard import EXTENSION_LEVELS
 from datagym.registration import env_level, latest_env_ids
 print(' '.join('--env ' + e for e in latest_env_ids() if env_level(e) in EXTENSION_LEVELS))")
 EXTEND_AGENTS=$(python -c "from datagym.leaderboard import extension_agents; print(' '.join('--agent ' + a for a in extension_agents()))")
 EXTEND_SEEDS=$(python -c "from datagym.leaderboard import EXTENSION_SEEDS as s; print(f'{s[0]}-{s[-1]}')")
-EXTEND=(datagym sweep $EXTEND_ENVS $EXTEND_AGENTS --seeds "$EXTEND_SEEDS" --workers 2 --out "$EXTEND_DIR")
-if [ -f "$EXTEND_DIR/sweep.json" ]; then
-    EXTEND=(datagym sweep --resume "$EXTEND_DIR" --workers 2)
-fi
 # shellcheck disable=SC2086
-"${EXTEND[@]}"
+sweep_or_resume "$SWEEP_DIR/extension" $EXTEND_ENVS $EXTEND_AGENTS --seeds "$EXTEND_SEEDS"
 # The teachers trained by RL (datagym.leaderboard.RL_AGENTS: ppo_sim, needs the rl extra) on the
 # Skill-List env, seeds 0-19 (sweep/rl).
-RL_DIR=$SWEEP_DIR/rl
 RL_AGENTS=$(python -c "from datagym.leaderboard import RL_AGENTS; print(' '.join('--agent ' + a for a in RL_AGENTS))")
 RL_SEEDS=$(python -c "from datagym.leaderboard import RL_SEEDS as s; print(f'{s[0]}-{s[-1]}')")
-RL=(datagym sweep --env datagym/Arithmetic-SkillList-v1 $RL_AGENTS --seeds "$RL_SEEDS" --workers 2 --out "$RL_DIR")
-if [ -f "$RL_DIR/sweep.json" ]; then
-    RL=(datagym sweep --resume "$RL_DIR" --workers 2)
-fi
 # shellcheck disable=SC2086
-"${RL[@]}"
+sweep_or_resume "$SWEEP_DIR/rl" --env datagym/Arithmetic-SkillList-v1 $RL_AGENTS --seeds "$RL_SEEDS"
 datagym leaderboard "$SWEEP_DIR" --out benchmarks

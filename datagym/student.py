@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, Literal, Sequence, TypeVar
 
 from datagym.types import Example
 
@@ -12,6 +13,20 @@ if TYPE_CHECKING:
 
 TrainingMode = Literal["continual", "retrain"]
 TRAINING_MODES = ("continual", "retrain")
+
+ConfigT = TypeVar("ConfigT")
+
+
+def config_from_kwargs(cls: type[ConfigT], kwargs: dict[str, Any]) -> ConfigT:
+    """A student's config dataclass from keyword options; an unknown option raises ConfigError
+    naming it and the known ones."""
+    from datagym.errors import ConfigError
+
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ConfigError(f"Unknown student option(s) {unknown}; expected some of {sorted(known)}.")
+    return cls(**kwargs)
 
 
 class Student(ABC):

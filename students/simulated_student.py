@@ -45,7 +45,7 @@ import copy
 import json
 import logging
 import zlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -54,7 +54,7 @@ import numpy as np
 from scipy.special import expit
 
 from datagym.errors import ConfigError
-from datagym.student import TRAINING_MODES, SurrogateStudent
+from datagym.student import TRAINING_MODES, SurrogateStudent, config_from_kwargs
 from datagym.types import Example
 
 if TYPE_CHECKING:
@@ -212,11 +212,7 @@ class SimulatedStudentConfig:
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "SimulatedStudentConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(kwargs) - known)
-        if unknown:
-            raise ConfigError(f"Unknown student option(s) {unknown}; expected some of {sorted(known)}.")
-        return cls(**kwargs)
+        return config_from_kwargs(cls, kwargs)
 
 
 class _Heldout:

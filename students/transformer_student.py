@@ -20,7 +20,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from datagym.errors import ConfigError
-from datagym.student import TRAINING_MODES, Student
+from datagym.student import TRAINING_MODES, Student, config_from_kwargs
 from datagym.types import Example
 from datagym.students.char_tokenizer import DEFAULT_ALPHABET, EOS, PAD, CharTokenizer, alphabet_for
 
@@ -110,11 +110,7 @@ class TransformerStudentConfig:
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "TransformerStudentConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(kwargs) - known)
-        if unknown:
-            raise ConfigError(f"Unknown student option(s) {unknown}; expected some of {sorted(known)}.")
-        return cls(**kwargs)
+        return config_from_kwargs(cls, kwargs)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A config pickled before an option existed was a v0 student's: fill the option in
