@@ -31,6 +31,7 @@ AGENTS: dict[str, str] = {
     "tree_triage": "datagym.agents.tree_triage:TreeTriageAgent",
     # trained by RL on the simulated student (needs the rl extra)
     "ppo_sim": "datagym.agents.ppo_sim:PPOSimAgent",
+    "open_ended_ppo_sim": "datagym.agents.open_ended_allocation:OpenEndedPPOSimAgent",
 }
 
 #: the agent `datagym run` uses for an env of each level when --agent is not given: the level's

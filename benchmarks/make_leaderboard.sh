@@ -5,7 +5,7 @@
 # sweep with 2 workers; then seeds 10-19 for each level's random and uniform teachers and its
 # state-aware candidate (datagym.leaderboard.confirmation_agents), a second sweep inside the
 # first (sweep/confirmation); then seeds 20-39 for the floors and candidates of Skill-List and
-# Open-Ended (sweep/extension), and the RL teacher ppo_sim at seeds 0-19 (sweep/rl); then rank
+# Open-Ended (sweep/extension), and the RL teachers at seeds 0-19 (sweep/rl, sweep/rl_open_ended); then rank
 # the finished runs of all. Ten seeds for every agent, twenty to forty where the board's decisive
 # gaps are: the noise floor measured in benchmarks/README.md ("The reward's noise floor").
 # About 5 hours on an otherwise idle 2-core machine.
@@ -31,8 +31,11 @@ sweep_or_resume() {
     fi
 }
 ENVS=$(python -c "from datagym.registration import latest_env_ids; print(' '.join('--env ' + e for e in latest_env_ids()))")
+# every registered agent but the RL teachers (datagym.leaderboard.main_agents), each on the envs
+# of its level
+MAIN_AGENTS=$(python -c "from datagym.leaderboard import main_agents; print(' '.join('--agent ' + a for a in main_agents()))")
 # shellcheck disable=SC2086
-sweep_or_resume "$SWEEP_DIR" $ENVS --agent all --seeds 0-9
+sweep_or_resume "$SWEEP_DIR" $ENVS $MAIN_AGENTS --seeds 0-9
 AGENTS=$(python -c "from datagym.leaderboard import confirmation_agents; print(' '.join('--agent ' + a for a in confirmation_agents()))")
 SEEDS=$(python -c "from datagym.leaderboard import CONFIRMATION_SEEDS as s; print(f'{s[0]}-{s[-1]}')")
 # shellcheck disable=SC2086
@@ -48,10 +51,16 @@ EXTEND_AGENTS=$(python -c "from datagym.leaderboard import extension_agents; pri
 EXTEND_SEEDS=$(python -c "from datagym.leaderboard import EXTENSION_SEEDS as s; print(f'{s[0]}-{s[-1]}')")
 # shellcheck disable=SC2086
 sweep_or_resume "$SWEEP_DIR/extension" $EXTEND_ENVS $EXTEND_AGENTS --seeds "$EXTEND_SEEDS"
-# The teachers trained by RL (datagym.leaderboard.RL_AGENTS: ppo_sim, needs the rl extra) on the
-# Skill-List env, seeds 0-19 (sweep/rl).
-RL_AGENTS=$(python -c "from datagym.leaderboard import RL_AGENTS; print(' '.join('--agent ' + a for a in RL_AGENTS))")
+# The teachers trained by RL (datagym.leaderboard.RL_SWEEPS, needs the rl extra), seeds 0-19, one
+# sweep per level: ppo_sim on the Skill-List env (sweep/rl) and open_ended_ppo_sim, the same
+# policy writing generator problems, on the Open-Ended env (sweep/rl_open_ended).
 RL_SEEDS=$(python -c "from datagym.leaderboard import RL_SEEDS as s; print(f'{s[0]}-{s[-1]}')")
-# shellcheck disable=SC2086
-sweep_or_resume "$SWEEP_DIR/rl" --env datagym/Arithmetic-SkillList-v1 $RL_AGENTS --seeds "$RL_SEEDS"
+RL_SWEEPS=$(python -c "
+from datagym.leaderboard import rl_sweeps
+for folder, env, agents in rl_sweeps():
+    print(folder, '--env ' + env, ' '.join('--agent ' + a for a in agents))")
+while read -r FOLDER RL_ARGS; do
+    # shellcheck disable=SC2086
+    sweep_or_resume "$SWEEP_DIR/$FOLDER" $RL_ARGS --seeds "$RL_SEEDS" </dev/null
+done <<< "$RL_SWEEPS"
 datagym leaderboard "$SWEEP_DIR" --out benchmarks

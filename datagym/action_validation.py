@@ -14,6 +14,8 @@ a list of a million items) is shown through a shortened repr.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -234,6 +236,16 @@ def require_non_negative(values: np.ndarray, names: Sequence[str], quantity: str
     if len(bad):
         shown = value_dict((names[i], float(values[i])) for i in bad)
         raise invalid(f"Expected non-negative {quantity}, got negative ones: {shown}.")
+
+
+def require_finite_non_negative(values: np.ndarray, names: Sequence[str], quantity: str) -> None:
+    """``require_finite`` then ``require_non_negative``, with one quick check first for the
+    common case where every value is fine (two reductions instead of four array passes: the
+    Skill-List env's step, with the simulated student, is timed in microseconds)."""
+    if values.size and np.minimum.reduce(values) >= 0.0 and math.isfinite(np.add.reduce(values)):
+        return  # no NaN (the minimum would be NaN), no negative, no infinity
+    require_finite(values, names, quantity)
+    require_non_negative(values, names, quantity)
 
 
 def require_within(values: np.ndarray, names: Sequence[str], quantity: str, low: float, high: float) -> None:

@@ -10,7 +10,7 @@ def round_shares(share: np.ndarray, total: int) -> np.ndarray:
     that sum to exactly ``total``: each entry gets the floor of its share, and the examples
     left over go one each to the largest fractional parts, ties to the lower index."""
     counts = np.floor(share).astype(np.int64)
-    remainder = int(total - counts.sum())
+    remainder = int(total - np.add.reduce(counts))
     if remainder:
         # a stable sort of the negated fractional parts: the largest first, ties to the lower index
         order = np.argsort(-(share - counts), kind="stable")

@@ -72,10 +72,32 @@ CONFIRMATION_SEEDS = range(PROTOCOL_SEEDS, 2 * PROTOCOL_SEEDS)
 #: student (benchmarks/README.md, "The simulated student").
 EXTENSION_SEEDS = range(2 * PROTOCOL_SEEDS, 4 * PROTOCOL_SEEDS)
 EXTENSION_LEVELS = ("skill_list", "open_ended")
-#: agents added to the board after its main sweep, with their own sweep (sweep/rl) and seeds:
-#: the teachers trained by RL, on the protocol's and the confirmation seeds
-RL_AGENTS = ("ppo_sim",)
+#: agents added to the board after its main sweep, with a sweep of their own per level and
+#: their own seeds: the teachers trained by RL, on the protocol's and the confirmation seeds.
+#: ppo_sim's policy on the Skill-List env (sweep/rl), and the same policy's allocation written as
+#: generator problems on the Open-Ended env (sweep/rl_open_ended)
+RL_SWEEPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "skill_list": ("rl", ("ppo_sim",)),
+    "open_ended": ("rl_open_ended", ("open_ended_ppo_sim",)),
+}
+RL_AGENTS = tuple(agent for _, agents in RL_SWEEPS.values() for agent in agents)
 RL_SEEDS = range(0, 2 * PROTOCOL_SEEDS)
+
+
+def main_agents() -> list[str]:
+    """The agents of the board's main sweep: every registered agent but the RL teachers, which
+    have sweeps of their own (``RL_SWEEPS``) and must not run twice."""
+    from datagym.agents.registry import AGENTS
+
+    return [agent for agent in AGENTS if agent not in RL_AGENTS]
+
+
+def rl_sweeps() -> list[tuple[str, str, tuple[str, ...]]]:
+    """The RL teachers' sweeps: (folder under the board's sweep, newest env of the level, agents)."""
+    from datagym.registration import env_level, latest_env_ids
+
+    envs = {env_level(e): e for e in latest_env_ids()}
+    return [(folder, envs[level], agents) for level, (folder, agents) in RL_SWEEPS.items()]
 
 
 def extension_agents() -> list[str]:

@@ -73,6 +73,7 @@ class TeacherEnv(gym.Env):
         self.last_examples: list[Example] = []
         self.last_validation = []
         self._needs_reset = True
+        self._limit_cache: tuple[Any, int | None, int | None] | None = None  # (spec, its own limit, the limit)
         # A surrogate student (the simulated one) learns from counts: plans of counts alone skip
         # generating text, and evaluation asks the student for every verdict at once.
         self._surrogate = isinstance(self.student, SurrogateStudent)
@@ -177,7 +178,7 @@ class TeacherEnv(gym.Env):
 
         t0 = time.perf_counter()
         n_skills = len(self.skill_names)
-        previous = float(self.accuracy.sum() / n_skills)  # = mean(), bit for bit, without its overhead
+        previous = float(np.add.reduce(self.accuracy) / n_skills)  # = mean(), bit for bit, without its overhead
         self.accuracy = self._evaluate(self._validation, keep_records=True)
         t_evaluate = time.perf_counter() - t0
 
@@ -185,7 +186,7 @@ class TeacherEnv(gym.Env):
         self.budget_left -= plan_size
         self.steps += 1
         self.last_examples = examples
-        macro = float(self.accuracy.sum() / n_skills)
+        macro = float(np.add.reduce(self.accuracy) / n_skills)
         reward = macro - previous
         terminated = self.budget_left <= 0
         limit = self._step_limit()
@@ -218,12 +219,19 @@ class TeacherEnv(gym.Env):
     def _step_limit(self) -> int | None:
         # gymnasium.make hands the limit to its TimeLimit wrapper and clears it on the env's own
         # spec, so read the registered one (the env reports test scores when the wrapper stops it).
-        if self.spec is None:
+        spec = self.spec
+        if spec is None:
             return None
-        if self.spec.max_episode_steps is not None:
-            return self.spec.max_episode_steps
-        registered = gym.registry.get(self.spec.id)
-        return registered.max_episode_steps if registered is not None else None
+        cached = self._limit_cache  # looked up once per spec: the registry lookup costs most of a microsecond
+        if cached is not None and cached[0] is spec and cached[1] == spec.max_episode_steps:
+            return cached[2]
+        if spec.max_episode_steps is not None:
+            limit = spec.max_episode_steps
+        else:
+            registered = gym.registry.get(spec.id)
+            limit = registered.max_episode_steps if registered is not None else None
+        self._limit_cache = (spec, spec.max_episode_steps, limit)
+        return limit
 
     def _strip_timings(self, info: dict[str, Any]) -> dict[str, Any]:
         # Wall-clock seconds can never repeat exactly; with timings off, info is deterministic

@@ -11,7 +11,7 @@ from datagym.action_validation import (
     real_vector,
     require_dict,
     require_finite,
-    require_non_negative,
+    require_finite_non_negative,
     require_within,
 )
 from datagym.allocation import round_shares
@@ -38,11 +38,12 @@ def difficulty_band(difficulty: float, bands: int = DIFFICULTY_BANDS) -> int:
     return min(int(float(difficulty) * bands), bands - 1)
 
 
-def allocate(weights: np.ndarray, total: int) -> np.ndarray:
+def allocate(weights: np.ndarray, total: int, top: float | None = None) -> np.ndarray:
     """Split ``total`` examples in proportion to ``weights`` (largest remainder, ties to the
-    lower index), so the counts always sum to exactly ``total``."""
-    weights = weights / weights.max()  # a sum of huge weights must not overflow to inf
-    return round_shares(weights / weights.sum() * total, total)
+    lower index), so the counts always sum to exactly ``total``. ``top`` is ``weights.max()``
+    where the caller has it already."""
+    weights = weights / (np.maximum.reduce(weights) if top is None else top)  # a sum of huge weights must not overflow to inf
+    return round_shares(weights / np.add.reduce(weights) * total, total)
 
 
 class SkillListEnv(TeacherEnv):
@@ -197,10 +198,11 @@ class SkillListEnv(TeacherEnv):
             weights, difficulty = self._split_dict_action(action)
         else:
             weights, difficulty = self._weights(action, "action"), None
-        if not weights.any():  # all zero (a sum of huge weights would overflow to inf)
+        top = np.maximum.reduce(weights)  # the weights are non-negative: all zero is a top of 0
+        if top == 0:
             return Plan()
-        counts = allocate(weights, min(self.config.step_budget, self.budget_left))
-        plan = Plan(counts={name: int(c) for name, c in zip(self.skill_names, counts) if c})
+        counts = allocate(weights, min(self.config.step_budget, self.budget_left), top)
+        plan = Plan(counts={name: c for name, c in zip(self.skill_names, counts.tolist()) if c})
         if difficulty is not None:
             plan.difficulty = {name: float(difficulty[i]) for i, name in enumerate(self.skill_names) if counts[i]}
         return plan
@@ -210,8 +212,7 @@ class SkillListEnv(TeacherEnv):
         weights = real_vector(
             action, label=what, length=len(self.skill_names), per="one weight per skill", names_attr=SKILL_NAMES
         )
-        require_finite(weights, self.skill_names, "weights")
-        require_non_negative(weights, self.skill_names, "weights")
+        require_finite_non_negative(weights, self.skill_names, "weights")
         return weights
 
     def _split_dict_action(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -240,7 +241,8 @@ class SkillListEnv(TeacherEnv):
             "accuracy": self.accuracy.astype(np.float32),
             "examples_seen": self.examples_seen.astype(np.float32),
             "budget_left": np.array([self.budget_left], dtype=np.float32),
-            "loss": np.clip(self.loss, 0.0, MAX_LOSS).astype(np.float32),
+            # = np.clip(loss, 0, MAX_LOSS) (NaN stays NaN) without np.clip's wrapper
+            "loss": np.minimum(np.maximum(self.loss, 0.0), MAX_LOSS).astype(np.float32),
         }
         if self.difficulty_control:
             accuracy, loss = self.scores_by_difficulty()

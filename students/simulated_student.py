@@ -175,7 +175,7 @@ class SkillModel:
 
     def decay(self, experience: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Experience after a training call on ``counts`` (before adding them): forgetting."""
-        return experience * np.exp(self._forget_rate * (counts.sum() - counts))
+        return experience * np.exp(self._forget_rate * (np.add.reduce(counts) - counts))
 
     def effective(self, experience: np.ndarray) -> np.ndarray:
         """The experience that counts for each skill: its own plus what transfers (``X``)."""
@@ -313,7 +313,7 @@ class SimulatedStudent(SurrogateStudent):
         interface; the calibrated model's training does not depend on it)."""
         self._require_prepared()
         counts = np.asarray(counts, dtype=np.float64)
-        if counts.shape != (len(self.skill_names),) or counts.min() < 0:
+        if counts.shape != (len(self.skill_names),) or not np.minimum.reduce(counts) >= 0:
             raise ValueError(
                 f"Expected {len(self.skill_names)} non-negative counts (one per skill), got {counts!r}."
             )
@@ -324,7 +324,7 @@ class SimulatedStudent(SurrogateStudent):
             self._experience = self.model.decay(self._experience, counts) + counts
         self._round += 1
         # the loss of the data trained on, after training (what the real student's last epoch is near)
-        total = counts.sum()
+        total = np.add.reduce(counts)
         loss = float(counts @ self._skill_loss() / total) if total else float("nan")
         return {"loss": loss, "updates": float(total)}
 

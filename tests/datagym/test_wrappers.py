@@ -87,3 +87,18 @@ def test_a_smoke_ppo_run_on_the_simulator_trains_saves_and_acts(tmp_path):
     action = agent.act(obs, info)
     assert real.action_space.contains(action)
     real.step(action)
+
+
+def _smoke_ppo_parameters(seed: int) -> list:
+    model = PPO("MultiInputPolicy", BudgetFractionObservation(sim(SL)), n_steps=64, batch_size=32, n_epochs=2,
+                seed=seed, device="cpu", policy_kwargs={"net_arch": [16]})
+    model.learn(total_timesteps=128)
+    return [p.detach().clone() for p in model.policy.parameters()]
+
+
+def test_ppo_on_the_simulator_is_reproducible_from_its_seed():
+    import torch
+
+    first, again, other = _smoke_ppo_parameters(0), _smoke_ppo_parameters(0), _smoke_ppo_parameters(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))
