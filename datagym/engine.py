@@ -49,6 +49,10 @@ class Plan:
     examples: list[Example] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     extra_cost: int = 0
+    #: ``counts`` as one int64 entry per skill in the env's skill order, where the env that made
+    #: the plan had it at hand (the Skill-List env); the simulated student's fast path reads it
+    #: instead of rebuilding it from the dict. It must agree with ``counts``.
+    count_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         checked = []

@@ -88,6 +88,13 @@ class TeacherEnv(gym.Env):
             split: np.maximum(np.bincount(skill_of, minlength=len(self.skill_names)), 1)
             for split, skill_of in self._heldout_skill.items()
         }
+        # (skills, questions per skill) of a split whose skills hold the same number of questions
+        self._heldout_blocks = {
+            split: (len(totals), int(totals[0]))
+            for split, totals in self._heldout_totals.items()
+            if len(totals) and len(self._heldout_skill[split]) == len(totals) * int(totals[0])
+            and bool((totals == totals[0]).all())
+        }
 
     # -- what subclasses define ---------------------------------------------------------------
     @abstractmethod
@@ -197,7 +204,10 @@ class TeacherEnv(gym.Env):
             "student/macro_accuracy": macro,
             "student/loss": self._per_skill(self.loss),
             "student/train_loss": float(train_stats.get("loss", float("nan"))),
-            "teacher/requested": {k: int(v) for k, v in plan.counts.items() if v},
+            # a plan with a count vector was made with whole, non-zero counts: its dict is the record
+            "teacher/requested": (
+                dict(plan.counts) if plan.count_vector is not None else {k: int(v) for k, v in plan.counts.items() if v}
+            ),
             "teacher/generated": n_generated,
             "teacher/accepted": n_accepted,
             "teacher/rejected": {k: v for k, v in sorted(verdicts.items()) if k != ACCEPTED},
@@ -261,10 +271,12 @@ class TeacherEnv(gym.Env):
         """Accepted examples per skill, and the verdict counts, of a plan of counts that is not
         generated: each skill's examples are split over verdicts at the rates measured on the
         task's generators at that difficulty (``_verdict_rate``)."""
-        if not self._skill_index.keys() >= plan.counts.keys():
-            unknown = [skill for skill in plan.counts if skill not in self._skill_index]
-            raise InvalidActionError(f"Expected plan counts over the task's skills, got {sorted(unknown)}.")
-        counts = np.array([plan.counts.get(name, 0) for name in self.skill_names], dtype=np.int64)
+        counts = plan.count_vector
+        if counts is None:
+            if not self._skill_index.keys() >= plan.counts.keys():
+                unknown = [skill for skill in plan.counts if skill not in self._skill_index]
+                raise InvalidActionError(f"Expected plan counts over the task's skills, got {sorted(unknown)}.")
+            counts = np.array([plan.counts.get(name, 0) for name in self.skill_names], dtype=np.int64)
         if plan.difficulty or self._default_rates is None:
             rates = [self._verdict_rate(name, plan.difficulty.get(name)) for name in self.skill_names]
             p_accept = np.array([rate[2] for rate in rates])
@@ -355,6 +367,9 @@ class TeacherEnv(gym.Env):
                 # records are built when something reads them (the Open-Ended observation does)
                 self._surrogate_scores = (correct, losses)
                 self._last_validation = None
+            per_skill = self._heldout_blocks.get(split)
+            if per_skill is not None:  # equal held-out sets, skill by skill: a whole-number count, exact either way
+                return np.add.reduce(correct.reshape(per_skill), axis=1) / totals
             return np.bincount(skill_of, weights=correct, minlength=n) / totals
         items = [(i, ex) for i, name in enumerate(self.skill_names) for ex in heldout[name]]
         predictions = self.student.predict([ex.question for _, ex in items])

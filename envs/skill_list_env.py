@@ -202,7 +202,7 @@ class SkillListEnv(TeacherEnv):
         if top == 0:
             return Plan()
         counts = allocate(weights, min(self.config.step_budget, self.budget_left), top)
-        plan = Plan(counts={name: c for name, c in zip(self.skill_names, counts.tolist()) if c})
+        plan = Plan(counts={name: c for name, c in zip(self.skill_names, counts.tolist()) if c}, count_vector=counts)
         if difficulty is not None:
             plan.difficulty = {name: float(difficulty[i]) for i, name in enumerate(self.skill_names) if counts[i]}
         return plan
