@@ -369,6 +369,7 @@ class _WorkerState:
     notes: list[str] = field(default_factory=list)
     run_uid: int | None = None  #: the uid programs run as (when the worker is root)
     sweeper: tuple[int, int, int] | None = None  #: (pid, request fd, reply fd)
+    spare: Any = None  #: the next program's process, forked ahead (a _Spare)
 
 
 def _libc() -> Any:
@@ -575,63 +576,116 @@ def _worker_main(options: dict[str, Any]) -> None:
         os.dup2(null, fd)
     os.close(null)
     _write_message(protocol_out, {"isolation": state.isolation, "notes": state.notes})
+    state.spare = _prefork(state, protocol_fds)
     while True:
         request = _read_message(protocol_in)
         if request is None:
             return
-        _write_message(protocol_out, _run_one(state, request, *protocol_fds))
+        result, spare = _run_one(state, request, protocol_fds)
+        _write_message(protocol_out, result)
+        # after the answer, while the caller reads it: clean up, and fork the next program's process
+        _finish(state, spare, protocol_fds)
+        state.spare = _prefork(state, protocol_fds)
 
 
-def _run_one(state: _WorkerState, request: dict[str, Any], *protocol_fds: int) -> dict[str, Any]:
+@dataclass
+class _Spare:
+    """A program process forked ahead of its request, set up and waiting to be told what to run."""
+
+    pid: int
+    workdir: str
+    request_w: int  #: the worker writes the request here, then closes it
+    out_r: int
+    err_r: int
+    done_r: int  #: the program's exit code (4 bytes) arrives here when it ends normally
+    collected: bool = False  #: its end collected (waitpid): its pid may belong to another process now
+
+
+def _prefork(state: _WorkerState, protocol_fds: tuple[int, ...]) -> _Spare:
     import tempfile
 
-    _reap()  # processes the last sweep killed after its run's end was collected
-    limits = SandboxLimits(**request["limits"])
     workdir = tempfile.mkdtemp(prefix="datagym-sandbox-")
     if state.run_uid is not None:
         os.chown(workdir, state.run_uid, state.run_uid)
     os.chmod(workdir, 0o700)
-    stdin_fd = os.open(os.devnull, os.O_RDONLY)
-    if request["stdin"]:
-        stdin_path = os.path.join(workdir, ".stdin")
-        with open(stdin_path, "w", encoding="utf-8") as handle:
-            handle.write(request["stdin"])
-        os.close(stdin_fd)
-        stdin_fd = os.open(stdin_path, os.O_RDONLY)
-        os.unlink(stdin_path)
+    request_r, request_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    start = time.monotonic()
+    done_r, done_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        _exec_program(state, request["source"], limits, workdir, stdin_fd, out_w, err_w)
-    for fd in (out_w, err_w, stdin_fd):
+        keep = (request_r, out_w, err_w, done_w)
+        try:
+            for fd in (request_w, out_r, err_r, done_r, *protocol_fds, *(state.sweeper or ())[1:]):
+                os.close(fd)
+        except BaseException:  # noqa: BLE001
+            os._exit(EXIT_SETUP)
+        _program_process(state, workdir, *keep)
+    for fd in (request_r, out_w, err_w, done_w):
         os.close(fd)
-    try:
-        result = _watch(state, pid, limits, start, out_r, err_r, protocol_fds)
-    finally:
-        for fd in (out_r, err_r):
+    return _Spare(pid, workdir, request_w, out_r, err_r, done_r)
+
+
+def _run_one(state: _WorkerState, request: dict[str, Any], protocol_fds: tuple[int, ...]) -> tuple[dict[str, Any], _Spare]:
+    """Run one request on the spare process (forked ahead); returns the verdict, and the spare
+    to clean up after the verdict has been sent."""
+    limits = SandboxLimits(**request["limits"])
+    data = json.dumps(request).encode("utf-8")
+    for attempt in range(2):
+        spare = state.spare if state.spare is not None else _prefork(state, protocol_fds)
+        state.spare = None
+        start = time.monotonic()
+        try:
+            os.write(spare.request_w, struct.pack(">I", len(data)))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(spare.request_w, view[:65536]):]
+            break
+        except OSError:  # the spare died before its turn (a sweep, a signal): fork another
+            _finish(state, spare, protocol_fds)
+            if attempt:
+                raise
+    os.close(spare.request_w)
+    spare.request_w = -1
+    return _watch(state, spare, limits, start, protocol_fds), spare
+
+
+def _finish(state: _WorkerState, spare: _Spare, protocol_fds: tuple[int, ...]) -> None:
+    """After a verdict is sent: collect the program's end, kill what it left, remove its files."""
+    for fd in (spare.request_w, spare.out_r, spare.err_r, spare.done_r):
+        if fd >= 0:
             os.close(fd)
-        _reap()
-        shutil.rmtree(workdir, ignore_errors=True)
-    return result
+    if not spare.collected:
+        if state.run_uid is None:
+            try:
+                os.killpg(spare.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            os.kill(spare.pid, signal.SIGKILL)  # a program that reported its end early ends now
+        except ProcessLookupError:
+            pass
+        os.waitpid(spare.pid, 0)
+        spare.collected = True
+    _sweep(state, *protocol_fds)
+    _reap()
+    shutil.rmtree(spare.workdir, ignore_errors=True)
 
 
 def _watch(
-    state: _WorkerState, pid: int, limits: SandboxLimits, start: float, out_r: int, err_r: int,
-    protocol_fds: tuple[int, ...],
+    state: _WorkerState, spare: _Spare, limits: SandboxLimits, start: float, protocol_fds: tuple[int, ...]
 ) -> dict[str, Any]:
     """Read the program's output until it ends, killing it at the wall-clock limit or when its
-    output passes the cap; then sweep up what it left, and give its verdict."""
+    output passes the cap; then its verdict. ``status`` is a wait status, or None where the
+    program reported its exit code itself (the common end: the worker need not wait for the
+    kernel to tear the process down before answering)."""
+    out_r, err_r, done_r, pid = spare.out_r, spare.err_r, spare.done_r, spare.pid
     chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
-    size, truncated, killed_for, status = 0, False, None, None
-    try:
-        exit_fd = os.pidfd_open(pid)  # readable once the program has ended
-    except (AttributeError, OSError):
-        exit_fd = None  # an older kernel: poll for the end
-    open_fds = [out_r, err_r] + ([exit_fd] if exit_fd is not None else [])
+    size, truncated, killed_for = 0, False, None
+    reported: bytes = b""
+    open_fds = [out_r, err_r, done_r]
     deadline = start + limits.wall_seconds
-    grace_end = None
+    swept = False
 
     def kill() -> None:
         for kill_one in (os.kill, os.killpg):
@@ -640,59 +694,50 @@ def _watch(
             except (ProcessLookupError, PermissionError):
                 pass
 
-    def ended(collected: int | None = None) -> None:
-        nonlocal status, grace_end
-        status = os.waitpid(pid, 0)[1] if collected is None else collected
-        _sweep(state, out_r, err_r, *protocol_fds)  # its processes go, and with them the pipes
-        if state.run_uid is None:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        grace_end = time.monotonic() + 0.5
-
-    try:
-        while out_r in open_fds or err_r in open_fds or status is None:
-            now = time.monotonic()
-            if status is None and killed_for is None and now >= deadline:
-                killed_for = "wall"
+    while open_fds:
+        now = time.monotonic()
+        if done_r not in open_fds and not swept and not select.select(open_fds, [], [], 0)[0]:
+            # the program has ended, but something it started still holds its output open:
+            # kill that now, so the pipes close
+            swept = True
+            _sweep(state, *protocol_fds)
+            if state.run_uid is None:
                 kill()
-            if status is not None:
-                if now >= grace_end:
-                    break  # a process outside the sweep holds the pipes: stop reading
-                wait = grace_end - now
-            elif killed_for is None:
-                wait = deadline - now
-            else:
-                wait = 0.05
-            if exit_fd is None and status is None:
-                wait = min(wait, 0.002)
-            ready, _, _ = select.select(open_fds, [], [], wait)
-            for fd in ready:
-                if fd == exit_fd:
-                    open_fds.remove(exit_fd)
-                    ended()
-                    continue
-                data = os.read(fd, 65536)
-                if not data:
-                    open_fds.remove(fd)
-                    continue
-                room = limits.output_bytes - size
-                if len(data) > room:
-                    data, truncated = data[: max(room, 0)], True
-                size += len(data)
-                chunks[fd].append(data)
-                if truncated and killed_for is None:
-                    killed_for = "output"
-                    kill()
-            if exit_fd is None and status is None:
-                done, collected = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    ended(collected)
-    finally:
-        if exit_fd is not None:
-            os.close(exit_fd)
+            deadline = min(deadline, now + 0.5) if killed_for is None else deadline
+        if killed_for is None and now >= deadline:
+            if done_r not in open_fds:
+                break  # stragglers outside the sweep's reach hold the pipes: stop reading
+            killed_for = "wall"
+            kill()
+            deadline = now + 5.0
+        elif killed_for is not None and now >= deadline:
+            break
+        ready, _, _ = select.select(open_fds, [], [], max(0.0, deadline - now))
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if fd == done_r:
+                reported += data
+                if not data or len(reported) >= 4:
+                    open_fds.remove(done_r)
+                continue
+            if not data:
+                open_fds.remove(fd)
+                continue
+            room = limits.output_bytes - size
+            if len(data) > room:
+                data, truncated = data[: max(room, 0)], True
+            size += len(data)
+            chunks[fd].append(data)
+            if truncated and killed_for is None:
+                killed_for = "output"
+                kill()
     seconds = time.monotonic() - start
+    if len(reported) >= 4 and killed_for is None:
+        (code,) = struct.unpack(">i", reported[:4])
+        status = (code & 0xFF) << 8  # as a wait status of a normal exit with that code
+    else:
+        status = os.waitpid(pid, 0)[1]
+        spare.collected = True
     stdout = b"".join(chunks[out_r]).decode("utf-8", "replace")
     stderr = b"".join(chunks[err_r]).decode("utf-8", "replace")
     return _verdict(status, killed_for, limits, stdout, stderr, seconds, truncated)
@@ -746,23 +791,47 @@ def _user_processes() -> int:
     return count
 
 
-def _exec_program(
-    state: _WorkerState, source: str, limits: SandboxLimits, workdir: str, stdin_fd: int, out_w: int, err_w: int
-) -> None:
-    """In the program's own process: set it up, drop privileges, run ``source``; never returns.
+def _program_process(state: _WorkerState, workdir: str, request_r: int, out_w: int, err_w: int, done_w: int) -> None:
+    """The program's own process, forked ahead: set up and drop privileges, wait for the request,
+    apply its limits, run its source; never returns.
 
     Signal dispositions stay the interpreter's own (SIGPIPE and SIGXFSZ ignored, as in any
-    ``python`` run): the worker never changes them."""
+    ``python`` run): the worker never changes them. The end is reported on ``done_w`` (the
+    exit code) after stdout and stderr are closed, so the worker answers without waiting for the
+    kernel to tear the process down. The program could write that pipe itself: it can say no
+    more than an exit code it could have exited with."""
     import resource
 
     try:
         _call(state.libc, "prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the worker gone: gone too
         os.setsid()
         os.chdir(workdir)
-        os.dup2(stdin_fd, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        os.closerange(3, 65536)
+        os.dup2(request_r, 3)
+        os.dup2(done_w, 4)
+        os.closerange(5, 65536)
+        request_r, done_w = 3, 4
+        if state.run_uid is not None:
+            os.setgroups([])
+            os.setgid(state.run_uid)
+            os.setuid(state.run_uid)
+        header = _read_exactly(request_r, 4)
+        if len(header) < 4:
+            os._exit(0)  # the worker is closing: no program for this spare
+        (length,) = struct.unpack(">I", header)
+        request = json.loads(_read_exactly(request_r, length))
+        os.close(request_r)
+        limits = SandboxLimits(**request["limits"])
+        if request["stdin"]:
+            with open(".stdin", "w", encoding="utf-8") as handle:
+                handle.write(request["stdin"])
+            stdin_fd = os.open(".stdin", os.O_RDONLY)
+            os.unlink(".stdin")
+        else:
+            stdin_fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(stdin_fd, 0)
+        os.close(stdin_fd)
         cpu = max(1, int(limits.cpu_seconds + 0.999))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
@@ -772,12 +841,9 @@ def _exec_program(
         if state.run_uid is not None:
             # one more than asked: the sweeper is a process of the same uid
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes + 1, limits.processes + 1))
-            os.setgroups([])
-            os.setgid(state.run_uid)
-            os.setuid(state.run_uid)
         else:
             processes = _user_processes() + limits.processes
-            soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+            hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
             if hard != resource.RLIM_INFINITY:
                 processes = min(processes, hard)
             resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
@@ -791,6 +857,8 @@ def _exec_program(
             io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
         )
         sys.argv = ["<program>"]
+        source = request["source"]
+        del request
     except BaseException:  # noqa: BLE001
         os._exit(EXIT_SETUP)
     code = 0
@@ -821,7 +889,23 @@ def _exec_program(
             stream.flush()
         except BaseException:  # noqa: BLE001
             pass
+    try:
+        os.close(1)
+        os.close(2)
+        os.write(done_w, struct.pack(">i", code))
+    except OSError:
+        pass
     os._exit(code)  # at once: threads the program left running end here
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--worker":
