@@ -30,7 +30,7 @@ sweep_or_resume() {
         datagym sweep "$@" --workers 2 --out "$dir"
     fi
 }
-ENVS=$(python -c "from datagym.registration import latest_env_ids; print(' '.join('--env ' + e for e in latest_env_ids()))")
+ENVS=$(python -c "from datagym.registration import LEADERBOARD_TASK, latest_env_ids; print(' '.join('--env ' + e for e in latest_env_ids(LEADERBOARD_TASK)))")
 # every registered agent but the RL teachers (datagym.leaderboard.main_agents), each on the envs
 # of its level
 MAIN_AGENTS=$(python -c "from datagym.leaderboard import main_agents; print(' '.join('--agent ' + a for a in main_agents()))")
@@ -45,8 +45,8 @@ sweep_or_resume "$SWEEP_DIR/confirmation" $ENVS $AGENTS --seeds "$SEEDS"
 # calibrate the simulated student).
 EXTEND_ENVS=$(python -c "
 from datagym.leaderboard import EXTENSION_LEVELS
-from datagym.registration import env_level, latest_env_ids
-print(' '.join('--env ' + e for e in latest_env_ids() if env_level(e) in EXTENSION_LEVELS))")
+from datagym.registration import LEADERBOARD_TASK, env_level, latest_env_ids
+print(' '.join('--env ' + e for e in latest_env_ids(LEADERBOARD_TASK) if env_level(e) in EXTENSION_LEVELS))")
 EXTEND_AGENTS=$(python -c "from datagym.leaderboard import extension_agents; print(' '.join('--agent ' + a for a in extension_agents()))")
 EXTEND_SEEDS=$(python -c "from datagym.leaderboard import EXTENSION_SEEDS as s; print(f'{s[0]}-{s[-1]}')")
 # shellcheck disable=SC2086

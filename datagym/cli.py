@@ -38,6 +38,7 @@ from datagym.registration import (
     ENVS,
     PROTOCOL_SEEDS,
     env_level,
+    LEADERBOARD_TASK,
     latest_env_ids,
     require_teacher_env,
     teacher_env_ids,
@@ -665,7 +666,7 @@ def evaluate(
                     _check_env_id(env_id)
                 envs = list(dict.fromkeys(env))
             else:
-                newest = set(latest_env_ids())
+                newest = set(latest_env_ids(LEADERBOARD_TASK))  # the envs the committed board ranks
                 envs = [entry.id for entry in ENVS if entry.level in cls.levels and entry.id in newest]
                 if not envs:
                     raise UsageError(f"--agent: {agent!r} is written for {list(cls.levels)} envs; no registered env has "

@@ -94,9 +94,9 @@ def main_agents() -> list[str]:
 
 def rl_sweeps() -> list[tuple[str, str, tuple[str, ...]]]:
     """The RL teachers' sweeps: (folder under the board's sweep, newest env of the level, agents)."""
-    from datagym.registration import env_level, latest_env_ids
+    from datagym.registration import LEADERBOARD_TASK, env_level, latest_env_ids
 
-    envs = {env_level(e): e for e in latest_env_ids()}
+    envs = {env_level(e): e for e in latest_env_ids(LEADERBOARD_TASK)}
     return [(folder, envs[level], agents) for level, (folder, agents) in RL_SWEEPS.items()]
 
 

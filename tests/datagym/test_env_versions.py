@@ -35,9 +35,11 @@ V0_RELEASED = {
 
 def test_the_default_env_is_the_newest_skill_list_env():
     assert datagym.DEFAULT_ENV_ID == "datagym/Arithmetic-SkillList-v1"
-    assert latest_env_ids() == [f"datagym/Arithmetic-{level}-v1" for level in ("SkillList", "OpenEnded", "SkillTree")]
-    assert set(datagym.env_ids()) == set(latest_env_ids()) | {
-        f"datagym/Arithmetic-{level}-v0" for level in ("SkillList", "OpenEnded", "SkillTree")}
+    levels = ("SkillList", "OpenEnded", "SkillTree")
+    assert latest_env_ids("arithmetic") == [f"datagym/Arithmetic-{level}-v1" for level in levels]
+    assert latest_env_ids("code") == [f"datagym/Code-{level}-v0" for level in levels]
+    assert latest_env_ids() == latest_env_ids("arithmetic") + latest_env_ids("code")
+    assert set(datagym.env_ids()) == set(latest_env_ids()) | {f"datagym/Arithmetic-{level}-v0" for level in levels}
 
 
 @pytest.mark.parametrize("env_id, expected", [

@@ -160,9 +160,10 @@ def test_list_shows_the_users_envs_and_fits_80_columns(user_dir):
     assert [r.split()[0] for r in rows] == [
         "datagym/Arithmetic-SkillList-v1", "datagym/Arithmetic-OpenEnded-v1", "datagym/Arithmetic-SkillTree-v1",
         "datagym/Arithmetic-SkillList-v0", "datagym/Arithmetic-OpenEnded-v0", "datagym/Arithmetic-SkillTree-v0",
+        "datagym/Code-SkillList-v0", "datagym/Code-OpenEnded-v0", "datagym/Code-SkillTree-v0",
         USER_ENV,
     ]
-    assert all("v0 (kept for old runs)" in r for r in rows if r.startswith("datagym/") and r.split()[0].endswith("-v0"))
+    assert all("v0 (kept for old runs)" in r for r in rows if r.startswith("datagym/Arithmetic") and r.split()[0].endswith("-v0"))
     assert rows[-1].split()[1:3] == ["skill_list", "20"]
     from datagym.agents.registry import AGENTS, agent_class
 

@@ -1,0 +1,1 @@
+"""Code output prediction: short Python functions whose value the student predicts."""
