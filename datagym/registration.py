@@ -20,6 +20,7 @@ NAMESPACE = "datagym"
 TASKS: dict[str, str] = {
     "arithmetic": "datagym.envs.arithmetic.task:ArithmeticTask",
     "code": "datagym.envs.code.task:CodeTask",
+    "reasoning_gym": "datagym.envs.reasoning_gym.task:ReasoningGymTask",
 }
 
 STUDENTS: dict[str, str] = {
@@ -62,19 +63,6 @@ ARITHMETIC_VERSIONS: dict[int, dict[str, Any]] = {
     1: {"task": "arithmetic", "total_budget": 7680, "step_budget": 768},
 }
 
-ENVS: tuple[EnvEntry, ...] = tuple(
-    EnvEntry(
-        id=f"{NAMESPACE}/Arithmetic-{name}-v{version}",
-        entry_point=entry_point,
-        kwargs=dict(kwargs),
-        max_episode_steps=20,
-        description=f"Arithmetic, {what}" if version else f"v0 (kept for old runs): Arithmetic, {what}",
-        level=level,
-    )
-    for version, kwargs in sorted(ARITHMETIC_VERSIONS.items(), reverse=True)
-    for name, level, entry_point, what in LEVELS
-)
-
 #: What each version of the Code envs is built with. v0: 3840 examples, 384 a step (programs
 #: are about 50 characters against arithmetic's 10, so a step trains about as long as a v1
 #: arithmetic step on twice the data) and the default student, whose answers may be 16
@@ -86,18 +74,37 @@ CODE_VERSIONS: dict[int, dict[str, Any]] = {
     },
 }
 
-ENVS += tuple(
-    EnvEntry(
-        id=f"{NAMESPACE}/Code-{name}-v{version}",
-        entry_point=entry_point,
-        kwargs=dict(kwargs),
-        max_episode_steps=20,
-        description=f"Code output prediction, {what}",
-        level=level,
+#: What each version of the ReasoningGym envs is built with. v0: eight reasoning-gym datasets
+#: (ReasoningGymTask's defaults), 3840 examples, 384 a step (questions are 50-110 characters, as
+#: programs are), answers up to 16 characters written as they are.
+REASONING_GYM_VERSIONS: dict[int, dict[str, Any]] = {
+    0: {
+        "task": "reasoning_gym", "total_budget": 3840, "step_budget": 384,
+        "student_options": {"max_new_tokens": 16},
+    },
+}
+
+
+def _task_envs(prefix: str, versions: dict[int, dict[str, Any]], what_task: str) -> tuple[EnvEntry, ...]:
+    """The envs of one task at every level, for each of its versions, newest first."""
+    return tuple(
+        EnvEntry(
+            id=f"{NAMESPACE}/{prefix}-{name}-v{version}",
+            entry_point=entry_point,
+            kwargs=dict(kwargs),
+            max_episode_steps=20,
+            description=f"{what_task}, {what}" if version == max(versions)
+            else f"v{version} (kept for old runs): {what_task}, {what}",
+            level=level,
+        )
+        for version, kwargs in sorted(versions.items(), reverse=True)
+        for name, level, entry_point, what in LEVELS
     )
-    for version, kwargs in sorted(CODE_VERSIONS.items(), reverse=True)
-    for name, level, entry_point, what in LEVELS
-)
+
+
+ENVS: tuple[EnvEntry, ...] = _task_envs("Arithmetic", ARITHMETIC_VERSIONS, "Arithmetic")
+ENVS += _task_envs("Code", CODE_VERSIONS, "Code output prediction")
+ENVS += _task_envs("ReasoningGym", REASONING_GYM_VERSIONS, "reasoning-gym puzzles")
 
 DEFAULT_ENV_ID = ENVS[0].id
 

@@ -38,7 +38,8 @@ def test_the_default_env_is_the_newest_skill_list_env():
     levels = ("SkillList", "OpenEnded", "SkillTree")
     assert latest_env_ids("arithmetic") == [f"datagym/Arithmetic-{level}-v1" for level in levels]
     assert latest_env_ids("code") == [f"datagym/Code-{level}-v0" for level in levels]
-    assert latest_env_ids() == latest_env_ids("arithmetic") + latest_env_ids("code")
+    assert latest_env_ids("reasoning_gym") == [f"datagym/ReasoningGym-{level}-v0" for level in levels]
+    assert latest_env_ids() == latest_env_ids("arithmetic") + latest_env_ids("code") + latest_env_ids("reasoning_gym")
     assert set(datagym.env_ids()) == set(latest_env_ids()) | {f"datagym/Arithmetic-{level}-v0" for level in levels}
 
 

@@ -15,9 +15,9 @@ def make_env(fast_env_kwargs):
 
     def make(env_id: str = datagym.DEFAULT_ENV_ID, **overrides):
         kwargs = {**fast_env_kwargs, **overrides}
-        if env_id.startswith("datagym/Code-"):
-            # programs are five times arithmetic's length: fewer held-out questions keep each
-            # evaluation of the tiny student as quick as an arithmetic one
+        if env_id.startswith(("datagym/Code-", "datagym/ReasoningGym-")):
+            # programs and puzzles are five times arithmetic's length: fewer held-out questions
+            # keep each evaluation of the tiny student as quick as an arithmetic one
             kwargs.setdefault("task_options", {"heldout_size": 10})
         env = gym.make(env_id, **kwargs)
         made.append(env)

@@ -1,0 +1,1 @@
+"""reasoning-gym's procedural generators and verifiers as a datagym task."""
