@@ -10,9 +10,10 @@ import pytest
 from datagym.envs.code.programs import SKILLS
 from datagym.envs.code.task import CodeTask, canonical_value, printing_program
 from datagym.errors import ConfigError, OracleError
-from datagym.students.char_tokenizer import CharTokenizer
 from datagym.testing import check_task
 from datagym.types import Example
+
+from tests.conftest import assert_generated_examples_fit_the_default_student
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +67,7 @@ def test_difficulty_widens_the_inputs(task):
 
 
 def test_programs_fit_the_default_student(task):
-    # the default student's context is 128 positions: BOS, question, '=', answer (16 at most), EOS
-    tokenizer = CharTokenizer(task.characters())
-    rng = np.random.default_rng(2)
-    for skill in task.skill_names:
-        for _ in range(300):
-            ex = task.generate(skill, rng)
-            assert len(ex.answer) <= 16 and len(ex.question) + len(ex.answer) + 3 <= 128, ex
-            assert not tokenizer.unknown(ex.question + ex.answer)
+    assert_generated_examples_fit_the_default_student(task, per_skill=300)
 
 
 def test_the_oracle_labels_a_program_written_by_someone_else(task):

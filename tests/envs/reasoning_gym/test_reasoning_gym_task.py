@@ -13,12 +13,11 @@ import pytest
 from datagym.envs.reasoning_gym import task as task_module
 from datagym.envs.reasoning_gym.task import DEFAULT_DATASETS, ReasoningGymTask
 from datagym.errors import ConfigError, OracleError
-from datagym.students.char_tokenizer import CharTokenizer
 from datagym.task import ACCEPTED
 from datagym.testing import check_task
 from datagym.types import Example
 
-from tests.conftest import FAST_STUDENT
+from tests.conftest import FAST_STUDENT, assert_generated_examples_fit_the_default_student
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +62,7 @@ def test_difficulty_picks_a_curriculum_level(task):
 
 
 def test_examples_fit_the_default_student(task):
-    # the default student reads 128 positions: BOS, question, '=', answer (16 at most), EOS
-    tokenizer = CharTokenizer(task.characters())
-    rng = np.random.default_rng(2)
-    for skill in task.skill_names:
-        for _ in range(200):
-            ex = task.generate(skill, rng)
-            assert len(ex.answer) <= 16 and len(ex.question) + len(ex.answer) + 3 <= 128, ex
-            assert not tokenizer.unknown(ex.question + ex.answer), ex
+    assert_generated_examples_fit_the_default_student(task, per_skill=200)
 
 
 def test_the_verifier_is_reasoning_gyms(task):
