@@ -350,7 +350,7 @@ def _read_message(stream: Any) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------------------------
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x10000000
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 1 << 12, 1 << 14, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 1 << 12, 1 << 14, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 PLAIN_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
@@ -419,12 +419,46 @@ def _enter_namespaces(state: _WorkerState, tmpfs_bytes: int) -> None:
         options = f"size={tmpfs_bytes},mode=1777".encode()
         for path in ("/tmp", "/var/tmp", "/dev/shm"):
             if os.path.isdir(path):
-                error = _call(libc, "mount", b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+                error = _private_directory(libc, path, options)
                 if error:
                     break
     state.isolation["private_tmp"] = error is None
     if error:
         state.notes.append(f"no private /tmp ({error}): programs see the host's temporary directories")
+
+
+def _needed_directories(with_datagym: bool = False) -> list[str]:
+    """Where the interpreter and its packages live, and with ``with_datagym`` the checkout
+    datagym runs from (the worker reads its own source after entering its namespaces)."""
+    here = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) if with_datagym else ""
+    wanted = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, here, *sys.path) if p}
+    return sorted(p for p in wanted if os.path.isdir(p))
+
+
+def _private_directory(libc: Any, path: str, options: bytes) -> str | None:
+    """Cover ``path`` with a fresh tmpfs, binding back read-only the interpreter's and datagym's
+    own directories that were under it (reached through a descriptor of the covered directory)."""
+    # a checkout or a virtual environment may sit in /tmp, as a CI job's often does
+    inside = [p for p in _needed_directories(with_datagym=True) if p.startswith(path + os.sep)]
+    inside = [p for p in inside if not any(p.startswith(q + os.sep) for q in inside)]  # the outermost
+    covered = os.open(path, os.O_PATH | os.O_DIRECTORY) if inside else None
+    try:
+        error = _call(libc, "mount", b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+        if error or covered is None:
+            return error
+        for directory in inside:
+            os.makedirs(directory, mode=0o755, exist_ok=True)
+            source = f"/proc/self/fd/{covered}/{os.path.relpath(directory, path)}".encode()
+            error = _call(libc, "mount", source, directory.encode(), None, MS_BIND | MS_REC, None)
+            if error is None:  # read-only: a program may import from it, never write to it
+                error = _call(libc, "mount", b"none", directory.encode(), None,
+                              MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+            if error:
+                return f"{error} (binding back {directory})"
+        return None
+    finally:
+        if covered is not None:
+            os.close(covered)
 
 
 def _expose_interpreter(state: _WorkerState) -> None:
@@ -436,9 +470,8 @@ def _expose_interpreter(state: _WorkerState) -> None:
     through which only the interpreter's directories are bound back, so the rest of it stays out
     of sight (the host's mounts are untouched)."""
     libc = state.libc
-    wanted = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path) if p}
     closed: dict[str, set[str]] = {}
-    for path in sorted(p for p in wanted if os.path.isdir(p)):
+    for path in _needed_directories():
         parts = path.split(os.sep)[1:]
         for depth in range(1, len(parts)):
             ancestor = os.sep + os.path.join(*parts[:depth])
