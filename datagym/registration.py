@@ -21,6 +21,7 @@ TASKS: dict[str, str] = {
     "arithmetic": "datagym.envs.arithmetic.task:ArithmeticTask",
     "code": "datagym.envs.code.task:CodeTask",
     "reasoning_gym": "datagym.envs.reasoning_gym.task:ReasoningGymTask",
+    "humaneval": "datagym.envs.humaneval.task:HumanEvalTask",
 }
 
 STUDENTS: dict[str, str] = {
@@ -85,8 +86,23 @@ REASONING_GYM_VERSIONS: dict[int, dict[str, Any]] = {
 }
 
 
-def _task_envs(prefix: str, versions: dict[int, dict[str, Any]], what_task: str) -> tuple[EnvEntry, ...]:
-    """The envs of one task at every level, for each of its versions, newest first."""
+#: What each version of the HumanEval envs is built with. v0: HumanEval's 164 problems split 39
+#: training (data selection), 41 validation, 84 test; 640 examples, 64 a step. Meant for a
+#: pretrained student (``student=``); the default character-level student runs (completions of
+#: up to 384 characters, nine in ten of the canonical solutions' lengths, written as they are)
+#: but cannot write a working function.
+HUMANEVAL_VERSIONS: dict[int, dict[str, Any]] = {
+    0: {
+        "task": "humaneval", "total_budget": 640, "step_budget": 64,
+        "student_options": {"max_new_tokens": 384, "reverse_digits": False},
+    },
+}
+
+
+def _task_envs(
+    prefix: str, versions: dict[int, dict[str, Any]], what_task: str, levels: tuple[str, ...] | None = None
+) -> tuple[EnvEntry, ...]:
+    """The envs of one task at every level (or at ``levels``), for each of its versions, newest first."""
     return tuple(
         EnvEntry(
             id=f"{NAMESPACE}/{prefix}-{name}-v{version}",
@@ -99,12 +115,16 @@ def _task_envs(prefix: str, versions: dict[int, dict[str, Any]], what_task: str)
         )
         for version, kwargs in sorted(versions.items(), reverse=True)
         for name, level, entry_point, what in LEVELS
+        if levels is None or level in levels
     )
 
 
 ENVS: tuple[EnvEntry, ...] = _task_envs("Arithmetic", ARITHMETIC_VERSIONS, "Arithmetic")
 ENVS += _task_envs("Code", CODE_VERSIONS, "Code output prediction")
 ENVS += _task_envs("ReasoningGym", REASONING_GYM_VERSIONS, "reasoning-gym puzzles")
+# no Skill-Tree level: 39 training problems leave nothing to expand into difficulty bands
+ENVS += _task_envs("HumanEval", HUMANEVAL_VERSIONS, "HumanEval code generation, graded by its tests",
+                   levels=("skill_list", "open_ended"))
 
 DEFAULT_ENV_ID = ENVS[0].id
 

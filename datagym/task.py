@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -38,8 +38,12 @@ class Task(ABC):
       (``SkillTree.from_families(root, {family: [Skill(...), ...]})`` builds the usual
       root -> family -> skill shape).
 
+    Optional attributes: ``max_question_chars`` and ``max_answer_chars``, the longest question
+    and answer the Open-Ended env reads from an agent's text (1024 and 256 when unset).
+
     Methods to write: ``generate``, ``label``, ``normalize_answer``, ``build_heldout``.
-    Optional: ``normalize_question``, ``classify``, ``characters``. Read each one's docstring
+    Optional: ``normalize_question``, ``classify``, ``characters``, ``verify`` and
+    ``grade_many`` (for answers graded by running them rather than by comparing them). Read each one's docstring
     (``help(Task.generate)``...) for what it must do and return.
 
     The held-out sets are a function of the task's version alone (never the episode seed), so
@@ -192,6 +196,13 @@ class Task(ABC):
     def is_correct(self, prediction: str, gold: str) -> bool:
         norm = self.normalize_answer(prediction)
         return norm is not None and norm == self.normalize_answer(gold)
+
+    def grade_many(self, examples: Sequence[Example], predictions: Sequence[str]) -> list[bool]:
+        """Whether each prediction answers its held-out example: how the env scores the student.
+        The default compares answers (``is_correct``); a task whose answers are graded by running
+        them (HumanEval's completions, against the question's tests) overrides it, and may grade
+        the whole batch at once."""
+        return [self.is_correct(prediction, ex.answer) for ex, prediction in zip(examples, predictions)]
 
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "skills": list(self.skill_names)}

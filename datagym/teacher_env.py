@@ -376,8 +376,9 @@ class TeacherEnv(gym.Env):
         correct = np.zeros(len(self.skill_names))
         totals = np.zeros(len(self.skill_names))
         records = []
-        for (i, ex), pred in zip(items, predictions):
-            ok = self.task.is_correct(pred, ex.answer)
+        graded = self.task.grade_many([ex for _, ex in items], predictions)
+        for (i, ex), pred, ok in zip(items, predictions, graded):
+            ok = bool(ok)
             correct[i] += ok
             totals[i] += 1
             if keep_records:

@@ -37,8 +37,9 @@ ACTION_CHARSET = (
 #: characters of one text field (question, answer, skill) in the observation, JSON-escaped
 MAX_FIELD_CHARS = 256
 #: the longest question (characters) the env reads from an action; longer ones are malformed
+#: (a task whose questions are longer sets its own ``max_question_chars``, as HumanEval does)
 MAX_QUESTION_CHARS = 1024
-#: the longest answer (characters) the env reads from an action
+#: the longest answer (characters) the env reads from an action (a task's ``max_answer_chars``)
 MAX_ANSWER_CHARS = 256
 #: the skill given to an accepted problem that ``task.classify`` places in no skill
 UNCLASSIFIED = "unclassified"
@@ -267,6 +268,8 @@ class OpenEndedEnv(TeacherEnv):
             )
         self.max_errors: int = max_errors
         self.wrong_answers: str = wrong_answers
+        self._max_question_chars = int(getattr(self.task, "max_question_chars", MAX_QUESTION_CHARS))
+        self._max_answer_chars = int(getattr(self.task, "max_answer_chars", MAX_ANSWER_CHARS))
         self._validation_sizes = {name: len(self._validation[name]) for name in self.skill_names}
         self.action_space = ProblemText(
             max(65536, 256 * self.config.step_budget),
@@ -332,7 +335,7 @@ class OpenEndedEnv(TeacherEnv):
             report.malformed["not_a_problem_list"] += 1
             return
         for item in items:
-            problem = _read_problem(item)
+            problem = _read_problem(item, self._max_question_chars, self._max_answer_chars)
             if isinstance(problem, str):
                 report.malformed[problem] += 1
             else:
@@ -432,8 +435,12 @@ class OpenEndedEnv(TeacherEnv):
         return len(text) + 64
 
 
-def _read_problem(item: Any) -> tuple[str, str | None] | str:
-    """(question, answer or None) from one item of the problem list, or why it is malformed."""
+def _read_problem(
+    item: Any, max_question_chars: int = MAX_QUESTION_CHARS, max_answer_chars: int = MAX_ANSWER_CHARS
+) -> tuple[str, str | None] | str:
+    """(question, answer or None) from one item of the problem list, or why it is malformed. The
+    answer keeps the indentation of its first line (a code completion's body needs it); its
+    leading blank lines and trailing whitespace go."""
     if isinstance(item, str):
         question, answer = item, None
     elif isinstance(item, dict):
@@ -447,7 +454,7 @@ def _read_problem(item: Any) -> tuple[str, str | None] | str:
     question = question.strip()
     if not question:
         return "empty_question"
-    if len(question) > MAX_QUESTION_CHARS:
+    if len(question) > max_question_chars:
         return "question_too_long"
     if any(unicodedata.category(ch) in _UNPRINTABLE and ch not in "\t\n\r" for ch in question):
         return "question_not_printable"
@@ -459,8 +466,11 @@ def _read_problem(item: Any) -> tuple[str, str | None] | str:
         answer = str(int(answer)) if math.isfinite(answer) and answer.is_integer() and abs(answer) < 1e15 else repr(answer)
     elif isinstance(answer, int):
         answer = str(answer)
-    answer = answer.strip()
-    if len(answer) > MAX_ANSWER_CHARS:
+    lines = answer.rstrip().split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    answer = "\n".join(lines)
+    if len(answer) > max_answer_chars:
         return "answer_not_text"
     return question, (answer or None)
 

@@ -39,7 +39,9 @@ def test_the_default_env_is_the_newest_skill_list_env():
     assert latest_env_ids("arithmetic") == [f"datagym/Arithmetic-{level}-v1" for level in levels]
     assert latest_env_ids("code") == [f"datagym/Code-{level}-v0" for level in levels]
     assert latest_env_ids("reasoning_gym") == [f"datagym/ReasoningGym-{level}-v0" for level in levels]
-    assert latest_env_ids() == latest_env_ids("arithmetic") + latest_env_ids("code") + latest_env_ids("reasoning_gym")
+    assert latest_env_ids("humaneval") == ["datagym/HumanEval-SkillList-v0", "datagym/HumanEval-OpenEnded-v0"]
+    assert latest_env_ids() == (latest_env_ids("arithmetic") + latest_env_ids("code") + latest_env_ids("reasoning_gym")
+                                + latest_env_ids("humaneval"))
     assert set(datagym.env_ids()) == set(latest_env_ids()) | {f"datagym/Arithmetic-{level}-v0" for level in levels}
 
 
