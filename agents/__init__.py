@@ -1,7 +1,9 @@
 """Baseline teachers and the agent interface."""
 
 from datagym.agents.base import Agent, SkillListAgent
-from datagym.agents.registry import AGENTS, DEFAULT_AGENT, DEFAULT_AGENTS, agent_class, default_agent, make_agent
+from datagym.agents.registry import (
+    AGENTS, DEFAULT_AGENT, DEFAULT_AGENTS, agent_class, default_agent, make_agent, offline_agents,
+)
 
 __all__ = [
     "AGENTS",
@@ -12,4 +14,5 @@ __all__ = [
     "agent_class",
     "default_agent",
     "make_agent",
+    "offline_agents",
 ]

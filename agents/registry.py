@@ -32,6 +32,8 @@ AGENTS: dict[str, str] = {
     # trained by RL on the simulated student (needs the rl extra)
     "ppo_sim": "datagym.agents.ppo_sim:PPOSimAgent",
     "open_ended_ppo_sim": "datagym.agents.open_ended_allocation:OpenEndedPPOSimAgent",
+    # LLM policies: they need an OpenAI-compatible endpoint (--agent-options base_url and model)
+    "llm_open_ended": "datagym.agents.llm_open_ended:LLMOpenEndedAgent",
 }
 
 #: the agent `datagym run` uses for an env of each level when --agent is not given: the level's
@@ -74,6 +76,12 @@ def agent_class(name: str) -> type:
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
         raise UnknownNameError(f"{name!r} is {cls!r}, expected a subclass of datagym.agents.Agent.")
     return cls
+
+
+def offline_agents() -> list[str]:
+    """The registered agents that run with nothing but the env: every one but the LLM policies,
+    which need an endpoint (``needs_endpoint``)."""
+    return [name for name in AGENTS if not getattr(agent_class(name), "needs_endpoint", False)]
 
 
 def agent_options(cls: type) -> list[str] | None:

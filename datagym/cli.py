@@ -413,6 +413,16 @@ def _drive(
         f"{sum(rejected.values())} rejected" + (f" ({reasons})" if reasons else ""),
         soft_wrap=True,
     )
+    llm = summary.get("teacher_llm")
+    if llm:
+        failures = ", ".join(f"{reason} {n}" for reason, n in sorted(llm["failures"].items()))
+        console.print(
+            f"LLM: {llm['requests']} requests, {llm['cache_hits']} replayed from the cache, "
+            f"{llm['prompt_tokens']} prompt + {llm['completion_tokens']} completion tokens"
+            + (f", failures: {failures}" if failures else "")
+            + (" (token budget spent)" if llm["budget_exhausted"] else ""),
+            soft_wrap=True,
+        )
     console.print(Text.assemble("run directory: ", (str(out_dir), "cyan")), soft_wrap=True)
     console.print(f"plot it:       datagym plot {shlex.quote(str(out_dir))}", soft_wrap=True)
 

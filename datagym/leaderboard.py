@@ -86,10 +86,11 @@ RL_SEEDS = range(0, 2 * PROTOCOL_SEEDS)
 
 def main_agents() -> list[str]:
     """The agents of the board's main sweep: every registered agent but the RL teachers, which
-    have sweeps of their own (``RL_SWEEPS``) and must not run twice."""
-    from datagym.agents.registry import AGENTS
+    have sweeps of their own (``RL_SWEEPS``) and must not run twice, and the LLM policies, which
+    need an endpoint."""
+    from datagym.agents.registry import offline_agents
 
-    return [agent for agent in AGENTS if agent not in RL_AGENTS]
+    return [agent for agent in offline_agents() if agent not in RL_AGENTS]
 
 
 def rl_sweeps() -> list[tuple[str, str, tuple[str, ...]]]:

@@ -234,6 +234,8 @@ def _go_on(
     terminated = truncated = state.done
     while not (terminated or truncated):
         action = agent.act(obs, info)
+        # what the agent reports of its own step (an LLM agent's requests and tokens), if anything
+        agent_info = agent.step_info() if hasattr(agent, "step_info") else {}
         obs, reward, terminated, truncated, info = env.step(action)
         curve.append(float(info["student/macro_accuracy"]))
         record = {
@@ -243,6 +245,7 @@ def _go_on(
             "terminated": bool(terminated),
             "truncated": bool(truncated),
             **{k: v for k, v in info.items()},
+            **agent_info,
         }
         records.append(record)
         state.obs, state.info, state.done = obs, info, bool(terminated or truncated)
@@ -260,6 +263,8 @@ def _go_on(
     final = info if "student/test_macro_accuracy" in info else {**info, **env.unwrapped.test_metrics()}
     summary = summarize(records, curve, final, time.perf_counter() - started)
     summary["initial_accuracy"] = state.initial_accuracy
+    if hasattr(agent, "episode_info"):
+        summary.update(agent.episode_info())
     if run_dir is not None:
         run_dir.write_summary({**config, **summary})
         run_dir.remove_checkpoint()

@@ -195,9 +195,10 @@ class LLMClient:
             self._openai = None
 
     # -- calls -------------------------------------------------------------------------------
-    def complete(self, messages: Sequence[Message], sample: int = 0, **params: Any) -> LLMReply:
+    def complete(self, messages: Sequence[Message], sample: Any = 0, **params: Any) -> LLMReply:
         """One chat completion of ``messages``. ``sample`` tells apart calls with the same messages
-        (the k-th sample of a prompt); ``params`` are extra request fields (``response_format``...)."""
+        (the k-th sample of a prompt; any JSON value, e.g. ``[seed, step, k]``); ``params`` are extra
+        request fields (``response_format``...)."""
         messages = _checked_messages(messages)
         request = self._request(messages, params)
         key = self._key(request, sample)
@@ -214,7 +215,7 @@ class LLMClient:
             self._store(key, reply)
         return self._account(reply, from_cache=False)
 
-    def complete_many(self, conversations: Sequence[Sequence[Message]], samples: Sequence[int] | None = None,
+    def complete_many(self, conversations: Sequence[Sequence[Message]], samples: Sequence[Any] | None = None,
                       **params: Any) -> list[LLMReply]:
         """``complete`` for each conversation, ``concurrency`` at a time; the replies in order."""
         samples = list(range(len(conversations))) if samples is None else list(samples)
@@ -234,7 +235,7 @@ class LLMClient:
         request.update(params)
         return request
 
-    def _key(self, request: dict[str, Any], sample: int) -> str:
+    def _key(self, request: dict[str, Any], sample: Any) -> str:
         blob = json.dumps({"endpoint": self.settings.base_url.rstrip("/"), "request": request, "sample": sample},
                           sort_keys=True, ensure_ascii=True)
         return hashlib.sha256(blob.encode()).hexdigest()

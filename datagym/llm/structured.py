@@ -45,7 +45,7 @@ def parse(text: str, model: type[ModelT]) -> ModelT:
 
 
 def complete_structured(
-    client: LLMClient, messages: Sequence[Message], model: type[ModelT], sample: int = 0
+    client: LLMClient, messages: Sequence[Message], model: type[ModelT], sample: Any = 0
 ) -> tuple[ModelT | None, list[LLMReply]]:
     """Ask, parse as ``model``, and on failure repair once; (the value or None, the replies)."""
     conversation = list(messages)

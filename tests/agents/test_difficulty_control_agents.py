@@ -15,11 +15,11 @@ import pytest
 from gymnasium import spaces
 
 import datagym
-from datagym.agents import AGENTS, SkillListAgent, agent_class, make_agent
+from datagym.agents import AGENTS, offline_agents, SkillListAgent, agent_class, make_agent
 from datagym.agents.simple_teachers import RandomAgent, UniformAgent, WeakestSkillAgent
 from datagym.envs.skill_list_env import DIFFICULTY_BANDS
 
-SKILL_LIST_AGENTS = sorted(n for n in AGENTS if "skill_list" in agent_class(n).levels)
+SKILL_LIST_AGENTS = sorted(n for n in offline_agents() if "skill_list" in agent_class(n).levels)
 #: agents that ignore difficulty and so ask for SkillListAgent.default_difficulty (no_teaching
 #: is not a SkillListAgent: it works at every level and asks for the empty plan, zeros throughout)
 DIFFICULTY_BLIND = ["exp3s", "learning_progress", "ppo_sim", "proximal_skill", "weakest_skill"]

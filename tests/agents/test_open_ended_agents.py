@@ -10,12 +10,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from datagym.agents import AGENTS, DEFAULT_AGENTS, agent_class, default_agent, make_agent
+from datagym.agents import AGENTS, offline_agents, DEFAULT_AGENTS, agent_class, default_agent, make_agent
 from datagym.agents.open_ended_agent import OpenEndedAgent
 from datagym.errors import ConfigError
 
 ENV_ID = "datagym/Arithmetic-OpenEnded-v1"
-OPEN_ENDED_AGENTS = sorted(n for n in AGENTS if "open_ended" in agent_class(n).levels)
+OPEN_ENDED_AGENTS = sorted(n for n in offline_agents() if "open_ended" in agent_class(n).levels)
 #: the agents that write problems (no_teaching, an agent of every level, writes none)
 WRITERS = sorted(n for n in OPEN_ENDED_AGENTS if issubclass(agent_class(n), OpenEndedAgent))
 

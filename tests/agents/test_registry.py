@@ -16,6 +16,7 @@ from datagym.agents import (
     agent_class,
     default_agent,
     make_agent,
+    offline_agents,
 )
 from datagym.errors import ConfigError, DatagymError, UnknownNameError
 
@@ -40,7 +41,7 @@ def not_a_class(action_space, observation_space):
     return None
 
 
-SKILL_LIST_AGENTS = sorted(n for n in AGENTS if "skill_list" in agent_class(n).levels)
+SKILL_LIST_AGENTS = sorted(n for n in offline_agents() if "skill_list" in agent_class(n).levels)
 
 
 @pytest.mark.parametrize("name", SKILL_LIST_AGENTS)
@@ -131,7 +132,7 @@ def test_a_users_agent_in_their_own_package(tmp_path, monkeypatch, skill_list_en
 def test_an_unknown_name_lists_the_registered_agents(skill_list_env):
     expected = (
         r"Unknown agent 'smartest'; expected one of \['alp_gmm', 'error_replay', 'exp3s', 'explore_exploit', "
-        r"'learning_progress', 'no_teaching', 'open_ended_ppo_sim', 'open_ended_random', 'open_ended_triage', 'open_ended_uniform', "
+        r"'learning_progress', 'llm_open_ended', 'no_teaching', 'open_ended_ppo_sim', 'open_ended_random', 'open_ended_triage', 'open_ended_uniform', "
         r"'ppo_sim', 'proximal_replay', 'proximal_skill', 'random', 'tree_random', 'tree_triage', 'tree_uniform', 'triage', "
         r"'uniform', 'weakest_skill'\] or 'package.module:Class'\."
     )

@@ -10,11 +10,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from datagym.agents import AGENTS, agent_class, default_agent, make_agent
+from datagym.agents import AGENTS, offline_agents, agent_class, default_agent, make_agent
 from datagym.errors import ConfigError
 
 ENV_ID = "datagym/Arithmetic-SkillTree-v1"
-TREE_AGENTS = sorted(n for n in AGENTS if "skill_tree" in agent_class(n).levels)
+TREE_AGENTS = sorted(n for n in offline_agents() if "skill_tree" in agent_class(n).levels)
 TREE_ONLY_AGENTS = [n for n in TREE_AGENTS if agent_class(n).levels == ("skill_tree",)]
 FAMILIES = ["addition", "subtraction", "multiplication", "division", "comparison", "two_step"]
 

@@ -15,7 +15,7 @@ import pytest
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
-from datagym.agents import AGENTS, agent_class, make_agent
+from datagym.agents import AGENTS, offline_agents, agent_class, make_agent
 from datagym.envs.skill_list_env import DIFFICULTY_BANDS, SkillListEnv, difficulty_band
 from datagym.errors import ConfigError, InvalidActionError
 from datagym.runner import run_episode
@@ -24,7 +24,7 @@ N_SKILLS = 15
 STEP_BUDGET = 32
 TOTAL_BUDGET = 96
 BAND_KEYS = {"accuracy_by_difficulty", "loss_by_difficulty"}
-SKILL_LIST_AGENTS = sorted(n for n in AGENTS if "skill_list" in agent_class(n).levels)
+SKILL_LIST_AGENTS = sorted(n for n in offline_agents() if "skill_list" in agent_class(n).levels)
 
 
 @pytest.fixture

@@ -1,0 +1,102 @@
+"""What every LLM policy shares: its client, its prompt templates, and its per-step accounting.
+
+An LLM agent's options are the client's settings (``datagym.llm.LLMSettings``: ``base_url``,
+``model``, ``api_key_env``, ``temperature``, ``seed``, ``max_tokens``, ``timeout``,
+``max_retries``, ``backoff``, ``concurrency``, ``cache_dir``, ``token_budget``) plus the few of
+its own, so ``--agent-options '{"base_url": "http://127.0.0.1:8000/v1", "model": "..."}'`` is
+all a user writes. Replies are cached on disk (``cache_dir``, by default ``$DATAGYM_LLM_CACHE``
+or ``~/.cache/datagym/llm``), so a re-run or a resumed run with the same seed replays them
+and makes no request.
+
+Prompts are Jinja templates in ``agents/prompts/``, rendered with ``StrictUndefined``: a
+template that names a field the observation does not have raises instead of rendering blank
+(DataEnvGym's MATH template once rendered its error examples empty through a wrong attribute
+path, silently).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from datagym.errors import ConfigError
+from datagym.llm import LLMClient, LLMSettings, LLMUsage
+
+PROMPTS = Path(__file__).parent / "prompts"
+LLM_OPTIONS = tuple(LLMSettings.__dataclass_fields__)
+
+
+def default_cache_dir() -> str:
+    return os.environ.get("DATAGYM_LLM_CACHE") or str(Path.home() / ".cache" / "datagym" / "llm")
+
+
+def render(template: str, **fields: Any) -> str:
+    """The prompt template ``template`` (a file name in ``agents/prompts/``) with ``fields``;
+    a field or attribute the template names and ``fields`` lacks raises ``jinja2.UndefinedError``."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(PROMPTS)), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True, autoescape=False,
+    )
+    return environment.get_template(template).render(**fields).strip() + "\n"
+
+
+class LLMPolicy:
+    """The LLM half of an agent: a client built from the options, and the step's usage in ``info``.
+
+    An agent class inherits from this and from its level's agent base; it calls
+    ``_init_llm(options)`` with the options that are not its own, ``self.client`` to ask, and
+    ``self._sample(k)`` for the k-th request of the step (the cache key's sample index: the same
+    seed, step and k replay the same reply).
+    """
+
+    #: LLM agents need an endpoint; offline sweeps and the generic agent tests leave them out
+    needs_endpoint = True
+
+    def _init_llm(self, options: dict[str, Any]) -> None:
+        settings = {"cache_dir": default_cache_dir(), **options}
+        if not settings.get("model"):
+            raise ConfigError(
+                "Expected the LLM agent's options to name the model and the endpoint, e.g. --agent-options "
+                "'{\"base_url\": \"http://127.0.0.1:8000/v1\", \"model\": \"Qwen/Qwen2.5-7B-Instruct\"}'; got "
+                f"{sorted(options) or 'none'}."
+            )
+        self.client = LLMClient(LLMSettings.from_options(settings))
+        self.episode_seed = 0
+        self.steps_taken = 0
+        self._mark = self.client.usage.copy()
+        self._step_extra: dict[str, Any] = {}
+
+    def _reset_llm(self, seed: int | None) -> None:
+        self.episode_seed = 0 if seed is None else int(seed)
+        self.steps_taken = 0
+        self.client.usage = LLMUsage()  # the token budget is the episode's
+        self._mark = self.client.usage.copy()
+        self._step_extra = {}
+
+    def _begin_step(self) -> None:
+        self.steps_taken += 1
+        self._mark = self.client.usage.copy()
+        self._step_extra = {}
+
+    def _sample(self, k: int) -> list[int]:
+        return [self.episode_seed, self.steps_taken, k]
+
+    def step_info(self) -> dict[str, Any]:
+        """This step's LLM usage (``teacher/llm_...``), merged into the step's record by the runner."""
+        return {**self.client.usage.since(self._mark).info(), **self._step_extra}
+
+    def episode_info(self) -> dict[str, Any]:
+        """The episode's LLM usage, for ``summary.json``."""
+        return {"teacher_llm": self.client.usage.to_dict()}
+
+    def _llm_state(self) -> dict[str, Any]:
+        return {"usage": self.client.usage.copy(), "episode_seed": self.episode_seed, "steps_taken": self.steps_taken}
+
+    def _load_llm_state(self, state: dict[str, Any]) -> None:
+        usage: LLMUsage = state["usage"]
+        self.client.usage = usage.copy()
+        self.episode_seed, self.steps_taken = state["episode_seed"], state["steps_taken"]
+        self._mark = self.client.usage.copy()

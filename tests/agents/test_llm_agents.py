@@ -1,0 +1,138 @@
+"""The LLM policies against real HTTP servers on 127.0.0.1 that speak the OpenAI protocol: prompts
+rendered from real observations, episodes that finish whatever the model writes, every failure
+counted, the disk cache replaying a whole episode with no request, and the token budget."""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from pathlib import Path
+
+import gymnasium as gym
+import jinja2
+import pytest
+
+import datagym  # noqa: F401
+from datagym.agents import make_agent
+from datagym.agents.llm_agent import PROMPTS, render
+from datagym.errors import ConfigError
+from datagym.llm.scripted_server import Reply, ScriptedServer, Status
+from datagym.runner import run_episode
+
+FAST = {"total_budget": 64, "step_budget": 32,
+        "student_options": {"n_layer": 1, "n_embd": 32, "n_head": 2, "epochs": 1, "batch_size": 16}}
+
+
+def arithmetic_teacher(messages: list[dict]) -> str:
+    """A scripted model: as many sums as the prompt asks for, with answers (one in four wrong)."""
+    prompt = messages[-1]["content"]
+    count = int(re.search(r"Write (\d+) new problems", prompt).group(1))
+    seed = zlib.crc32(prompt.encode())
+    problems = []
+    for i in range(count):
+        a, b = (seed + 7 * i) % 50, (seed // 7 + 3 * i) % 50
+        problems.append({"question": f"{a}+{b}", "answer": str(a + b + (1 if i % 4 == 3 else 0))})
+    return "Here you go:\n```json\n" + json.dumps({"problems": problems}) + "\n```"
+
+
+@pytest.fixture
+def server():
+    servers = []
+
+    def start(script=(), **kwargs):
+        s = ScriptedServer(script, **kwargs).start()
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def _episode(server, tmp_path, out: str, seed: int = 0, **options):
+    env = gym.make("datagym/Arithmetic-OpenEnded-v1", **FAST)
+    agent_options = {"base_url": server.url, "model": "scripted", "cache_dir": str(tmp_path / "cache"),
+                     "backoff": 0.01, **options}
+    agent = make_agent("llm_open_ended", env, **agent_options)
+    summary = run_episode(env, agent, seed=seed, out_dir=str(tmp_path / out), agent_options=agent_options)
+    steps = [json.loads(line) for line in (tmp_path / out / "steps.jsonl").read_text().splitlines()]
+    env.close()
+    return summary, steps
+
+
+def _without_times(step: dict) -> dict:
+    return {k: v for k, v in step.items() if not k.startswith("time/")}
+
+
+def test_every_template_renders_on_a_real_observation_and_a_missing_field_raises():
+    env = gym.make("datagym/Arithmetic-OpenEnded-v1", **FAST)
+    obs, _ = env.reset(seed=0)
+    agent = make_agent("llm_open_ended", env, base_url="http://127.0.0.1:9/v1", model="m")
+    agent.reset(0)
+    state = agent.read(obs)
+    text = agent.prompt(state, state["errors"][:3], 5)
+    for error in state["errors"][:3]:
+        assert f"{error['question']} | the student answered: {error['student_answer']}" in text
+    assert "Write 5 new problems" in text and "add_carry" in text
+    assert not re.search(r"\{\{|\}\}|: \||\|\s*$", text)  # nothing left unrendered or blank
+    assert sorted(p.name for p in PROMPTS.glob("*.j2")) == ["open_ended.j2"]  # each one rendered above
+    with pytest.raises(jinja2.UndefinedError, match="errors"):
+        render("open_ended.j2", task_name="arithmetic", skills=[], errors_total=0, count=1)
+    env.close()
+
+
+def test_an_episode_runs_against_the_server_and_reports_its_usage(server, tmp_path):
+    s = server(default=Reply(arithmetic_teacher))
+    summary, steps = _episode(s, tmp_path, "run")
+    assert summary["steps"] == 2 and summary["examples_accepted"] > 0
+    assert summary["examples_rejected"] == {} or set(summary["examples_rejected"]) <= {"test_contamination"}
+    first = steps[0]
+    assert first["teacher/llm_requests"] == 2 == first["teacher/llm_replies"]  # 32 problems, 16 a request
+    assert first["teacher/llm_problems_written"] == 32 and first["teacher/llm_failures"] == {}
+    assert first["teacher/corrected"] > 0  # the scripted model's wrong answers, corrected by the oracle
+    recorded = json.loads((tmp_path / "run" / "summary.json").read_text())["teacher_llm"]
+    assert recorded["requests"] == len(s.requests) == 4 and recorded["cache_hits"] == 0
+    assert recorded["prompt_tokens"] == sum(step["teacher/llm_prompt_tokens"] for step in steps) > 0
+
+
+def test_a_rerun_with_the_same_seed_replays_the_cache_and_makes_no_request(server, tmp_path):
+    s = server(default=Reply(arithmetic_teacher))
+    _, steps = _episode(s, tmp_path, "first")
+    made = len(s.requests)
+    summary, again = _episode(s, tmp_path, "again")
+    assert len(s.requests) == made and summary["teacher_llm"]["requests"] == 0
+    assert summary["teacher_llm"]["cache_hits"] == made
+    drop = ("teacher/llm_requests", "teacher/llm_cache_hits")
+    assert [{k: v for k, v in _without_times(x).items() if k not in drop} for x in again] == \
+        [{k: v for k, v in _without_times(x).items() if k not in drop} for x in steps]
+    _episode(s, tmp_path, "other_seed", seed=1)
+    assert len(s.requests) > made  # another seed shows other errors: other prompts
+
+
+def test_noise_from_the_model_is_counted_and_the_episode_finishes(server, tmp_path):
+    s = server(default=Reply("lorem ipsum dolor, no JSON here at all"))
+    summary, steps = _episode(s, tmp_path, "noise")
+    assert summary["steps"] >= 1 and summary["examples_accepted"] == 0
+    assert steps[0]["teacher/llm_failures"] == {"invalid_json": 2} and steps[0]["teacher/llm_unusable_replies"] == 2
+    assert steps[0]["teacher/llm_requests"] == 4  # each request and its one repair turn
+
+
+def test_a_server_that_fails_and_a_spent_budget_still_finish_the_episode(server, tmp_path):
+    down = server(default=Status(503))
+    summary, steps = _episode(down, tmp_path, "down", max_retries=1)
+    assert summary["examples_accepted"] == 0 and steps[0]["teacher/llm_failures"] == {"server_error": 4}
+    s = server(default=Reply(arithmetic_teacher))
+    summary, steps = _episode(s, tmp_path, "budget", token_budget=400)
+    assert summary["teacher_llm"]["budget_exhausted"] and steps[-1]["teacher/llm_budget_exhausted"]
+    assert summary["teacher_llm"]["failures"]["token_budget"] >= 1
+    assert summary["steps"] == 20  # nothing more to train on: the episode ends at the step limit
+
+
+def test_the_agent_asks_for_its_endpoint_by_name():
+    env = gym.make("datagym/Arithmetic-OpenEnded-v1", **FAST)
+    with pytest.raises(ConfigError, match="name the model and the endpoint"):
+        make_agent("llm_open_ended", env)
+    with pytest.raises(ConfigError, match=r"Unknown LLM option\(s\) \['modle'\]"):
+        make_agent("llm_open_ended", env, model="m", modle="x")
+    env.close()
