@@ -24,6 +24,9 @@ from datagym.errors import ConfigError
 from datagym.llm import LLMClient, LLMSettings, LLMUsage
 
 PROMPTS = Path(__file__).parent / "prompts"
+SYSTEM = "You are a teacher who plans training data for a machine-learning student. You reply with JSON only."
+#: the longest rationale kept in a step's record (the run directory's steps.jsonl)
+MAX_RATIONALE_CHARS = 2000
 LLM_OPTIONS = tuple(LLMSettings.__dataclass_fields__)
 
 
@@ -91,6 +94,13 @@ class LLMPolicy:
     def episode_info(self) -> dict[str, Any]:
         """The episode's LLM usage, for ``summary.json``."""
         return {"teacher_llm": self.client.usage.to_dict()}
+
+    def _ask(self, prompt: str, model: type, k: int = 0) -> Any:
+        """One structured request (system and user message), the parsed value or None (counted)."""
+        from datagym.llm import complete_structured
+
+        conversation = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
+        return complete_structured(self.client, conversation, model, sample=self._sample(k))[0]
 
     def _llm_state(self) -> dict[str, Any]:
         return {"usage": self.client.usage.copy(), "episode_seed": self.episode_seed, "steps_taken": self.steps_taken}

@@ -34,6 +34,8 @@ AGENTS: dict[str, str] = {
     "open_ended_ppo_sim": "datagym.agents.open_ended_allocation:OpenEndedPPOSimAgent",
     # LLM policies: they need an OpenAI-compatible endpoint (--agent-options base_url and model)
     "llm_open_ended": "datagym.agents.llm_open_ended:LLMOpenEndedAgent",
+    "llm_skill_list": "datagym.agents.llm_skill_list:LLMSkillListAgent",
+    "llm_skill_tree": "datagym.agents.llm_skill_tree:LLMSkillTreeAgent",
 }
 
 #: the agent `datagym run` uses for an env of each level when --agent is not given: the level's
@@ -46,8 +48,10 @@ DEFAULT_AGENTS: dict[str, str] = {
 }
 DEFAULT_AGENT = DEFAULT_AGENTS["skill_list"]
 
-#: constructor arguments filled in from the env, never options a user passes
-_FROM_ENV = ("action_space", "observation_space", "task")
+#: constructor arguments filled in from the env, never options a user passes: the spaces, and
+#: the env's attributes of these names for an agent whose constructor names them (the task's
+#: generators and oracle; the Skill-Tree level's node names and expansion cost; the step budget)
+_FROM_ENV = ("action_space", "observation_space", "task", "node_names", "expand_cost", "step_budget")
 
 
 def default_agent(env: gym.Env | str) -> str:
@@ -113,6 +117,9 @@ def make_agent(name: str, env: gym.Env, **options: Any):
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise ConfigError(f"Unknown option(s) {unknown} for agent {name!r}; expected some of {accepted}.")
-    if "task" in inspect.signature(cls.__init__).parameters:
-        options = {**options, "task": env.unwrapped.task}
+    parameters = inspect.signature(cls.__init__).parameters
+    raw = env.unwrapped
+    given = {"task": lambda: raw.task, "node_names": lambda: raw.node_names, "expand_cost": lambda: raw.expand_cost,
+             "step_budget": lambda: raw.config.step_budget}
+    options = {**options, **{name: value() for name, value in given.items() if name in parameters}}
     return cls(env.action_space, env.observation_space, **options)

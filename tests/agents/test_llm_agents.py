@@ -76,10 +76,29 @@ def test_every_template_renders_on_a_real_observation_and_a_missing_field_raises
         assert f"{error['question']} | the student answered: {error['student_answer']}" in text
     assert "Write 5 new problems" in text and "add_carry" in text
     assert not re.search(r"\{\{|\}\}|: \||\|\s*$", text)  # nothing left unrendered or blank
-    assert sorted(p.name for p in PROMPTS.glob("*.j2")) == ["open_ended.j2"]  # each one rendered above
+    env.close()
+    rendered = {"open_ended.j2": text}
+    for env_id, name, template in (("datagym/Arithmetic-SkillList-v1", "llm_skill_list", "skill_list.j2"),
+                                   ("datagym/Arithmetic-SkillTree-v1", "llm_skill_tree", "skill_tree.j2")):
+        env = gym.make(env_id, **FAST)
+        obs, _ = env.reset(seed=0)
+        agent = make_agent(name, env, base_url="http://127.0.0.1:9/v1", model="m")
+        agent.reset(0)
+        rendered[template] = agent.prompt(obs)
+        env.close()
+    assert "- add_carry (two-digit addition with at least one carry" in rendered["skill_list.j2"]
+    assert "accuracy 0.00 (first measurement), loss" in rendered["skill_list.j2"]
+    assert "- addition (family): accuracy 0.00" in rendered["skill_tree.j2"]
+    assert rendered["skill_tree.j2"].count("can be expanded\n") == 6  # one line per visible family
+    assert sorted(p.name for p in PROMPTS.glob("*.j2")) == sorted(rendered)  # every template rendered
+    for prompt in rendered.values():
+        assert "{{" not in prompt and "{%" not in prompt
     with pytest.raises(jinja2.UndefinedError, match="errors"):
         render("open_ended.j2", task_name="arithmetic", skills=[], errors_total=0, count=1)
-    env.close()
+    with pytest.raises(jinja2.UndefinedError, match="has no attribute 'trend'"):
+        render("skill_list.j2", task_name="t", skills=[{"name": "a", "description": "", "accuracy": 0.0,
+                                                         "loss": 0.0, "seen": 0}],
+               step=1, step_budget=1, budget_left=1, difficulty_control=False)
 
 
 def test_an_episode_runs_against_the_server_and_reports_its_usage(server, tmp_path):
@@ -136,3 +155,49 @@ def test_the_agent_asks_for_its_endpoint_by_name():
     with pytest.raises(ConfigError, match=r"Unknown LLM option\(s\) \['modle'\]"):
         make_agent("llm_open_ended", env, model="m", modle="x")
     env.close()
+
+
+def allocator(messages: list[dict]) -> str:
+    """A scripted model for the Skill-List level: everything on the first skill listed."""
+    first = re.search(r"^- (\w+) \(", messages[-1]["content"], re.MULTILINE).group(1)
+    return json.dumps({"weights": {first: 2.0, "no_such_skill": 1.0}, "rationale": f"{first} is weakest."})
+
+
+def expander(messages: list[dict]) -> str:
+    """A scripted model for the Skill-Tree level: expand addition, then give it all the data."""
+    return json.dumps({"expand": ["addition", "nowhere"], "allocation": {"addition": 1.0}, "rationale": "start small"})
+
+
+def _run(env_id: str, agent_name: str, s, tmp_path, out: str, **options):
+    env = gym.make(env_id, **FAST)
+    agent_options = {"base_url": s.url, "model": "scripted", "cache_dir": str(tmp_path / "cache"), "backoff": 0.01,
+                     **options}
+    agent = make_agent(agent_name, env, **agent_options)
+    summary = run_episode(env, agent, seed=0, out_dir=str(tmp_path / out), agent_options=agent_options)
+    env.close()
+    return summary, [json.loads(line) for line in (tmp_path / out / "steps.jsonl").read_text().splitlines()]
+
+
+def test_the_skill_list_agent_allocates_as_the_model_says_and_keeps_its_rationale(server, tmp_path):
+    s = server(default=Reply(allocator))
+    summary, steps = _run("datagym/Arithmetic-SkillList-v1", "llm_skill_list", s, tmp_path, "list")
+    assert steps[0]["teacher/requested"] == {"add_no_carry": 32}
+    assert steps[0]["teacher/llm_rationale"] == "add_no_carry is weakest."
+    assert steps[0]["teacher/llm_unknown_skills"] == 1 and steps[0]["teacher/llm_fallback"] == 0
+    assert "since the last step" in s.requests[1]["body"]["messages"][-1]["content"]  # the trend, from step 2
+    noise = server(default=Reply("I would teach everything equally."))
+    _, steps = _run("datagym/Arithmetic-SkillList-v1", "llm_skill_list", noise, tmp_path, "noise")
+    assert steps[0]["teacher/llm_fallback"] == 1 and steps[0]["teacher/llm_failures"] == {"invalid_json": 1}
+    assert len(steps[0]["teacher/requested"]) == 15  # the uniform fallback
+
+
+def test_the_skill_tree_agent_expands_and_allocates_as_the_model_says(server, tmp_path):
+    s = server(default=Reply(expander))
+    summary, steps = _run("datagym/Arithmetic-SkillTree-v1", "llm_skill_tree", s, tmp_path, "tree")
+    assert steps[0]["teacher/expanded"] == ["addition"] and steps[0]["teacher/llm_unknown_nodes"] == 1
+    assert set(steps[0]["teacher/requested"]) <= {"add_no_carry", "add_carry", "add_3digit"}
+    assert steps[0]["teacher/llm_rationale"] == "start small" and summary["teacher_llm"]["requests"] == len(s.requests)
+    noise = server(default=Status(500))
+    summary, steps = _run("datagym/Arithmetic-SkillTree-v1", "llm_skill_tree", noise, tmp_path, "down", max_retries=0)
+    assert steps[0]["teacher/llm_fallback"] == 1 and steps[0].get("teacher/expanded", []) == []
+    assert summary["examples_accepted"] > 0  # equal weights over the visible nodes

@@ -132,7 +132,7 @@ def test_a_users_agent_in_their_own_package(tmp_path, monkeypatch, skill_list_en
 def test_an_unknown_name_lists_the_registered_agents(skill_list_env):
     expected = (
         r"Unknown agent 'smartest'; expected one of \['alp_gmm', 'error_replay', 'exp3s', 'explore_exploit', "
-        r"'learning_progress', 'llm_open_ended', 'no_teaching', 'open_ended_ppo_sim', 'open_ended_random', 'open_ended_triage', 'open_ended_uniform', "
+        r"'learning_progress', 'llm_open_ended', 'llm_skill_list', 'llm_skill_tree', 'no_teaching', 'open_ended_ppo_sim', 'open_ended_random', 'open_ended_triage', 'open_ended_uniform', "
         r"'ppo_sim', 'proximal_replay', 'proximal_skill', 'random', 'tree_random', 'tree_triage', 'tree_uniform', 'triage', "
         r"'uniform', 'weakest_skill'\] or 'package.module:Class'\."
     )
