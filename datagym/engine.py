@@ -102,8 +102,23 @@ class Plan:
         return {skill: n for skill, n in out.items() if n}
 
 
+#: verdicts an engine may give an example before the env verifies it (the env keeps them, counts
+#: them in ``teacher/rejected`` and never trains on them): the LLM engine's duplicates of
+#: held-out or earlier questions, and problems its LLM did not write
+DUPLICATE, NEAR_DUPLICATE, LLM_FAILED = "duplicate", "near_duplicate", "llm_failed"
+ENGINE_VERDICTS = frozenset({DUPLICATE, NEAR_DUPLICATE, LLM_FAILED})
+
+#: engines by name (``engine=`` of every env, with ``engine_options``)
+ENGINES = {
+    "procedural": "datagym.engine:ProceduralEngine",
+    "llm": "datagym.llm_engine:LLMEngine",
+}
+
+
 class Engine(ABC):
-    """Makes examples from a plan."""
+    """Makes examples from a plan. An engine may also define ``reset()`` (called at each episode's
+    start) and ``step_info()`` (keys merged into the step's ``info``), and may reject an example
+    before verification by setting its ``verdict`` to one of ``ENGINE_VERDICTS``."""
 
     @abstractmethod
     def generate(self, plan: Plan, task: Task, rng: np.random.Generator) -> list[Example]:
@@ -128,3 +143,21 @@ class ProceduralEngine(Engine):
                 out.append(example)
         out.extend(plan.examples)
         return out
+
+
+def make_engine(name: str, **options) -> Engine:
+    """The engine ``name`` (``procedural``, ``llm`` or ``package.module:Class``) with its options."""
+    from datagym.errors import UnknownNameError
+    from datagym.registration import check_options, load_object
+
+    if name in ENGINES:
+        factory = load_object(ENGINES[name])
+    elif ":" in name:
+        factory = load_object(name)
+    else:
+        raise UnknownNameError(f"Unknown engine {name!r}; expected one of {sorted(ENGINES)} or 'package.module:Class'.")
+    check_options("engine", name, factory, options)
+    engine = factory(**options)
+    if not isinstance(engine, Engine):
+        raise UnknownNameError(f"Engine {name!r} built {type(engine).__name__}, expected a datagym.engine.Engine.")
+    return engine

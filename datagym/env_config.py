@@ -17,6 +17,8 @@ class EnvConfig:
     student: str = "transformer"  # student name or 'package.module:Class'
     student_options: dict = field(default_factory=dict)  # keyword arguments of the student
     student_resources: dict | None = None  # e.g. {"num_cpus": 1, "num_gpus": 1}: the student runs in a Ray actor with these
+    engine: str = "procedural"  # what turns plans into examples: procedural (the task's generators), llm, or 'package.module:Class'
+    engine_options: dict = field(default_factory=dict)  # keyword arguments of the engine (llm: base_url, model, ...)
     step_budget: int = 384  # examples the teacher may generate in one step
     total_budget: int = 3840  # examples over the whole episode; spent, the episode terminates
     timings: bool = True  # put wall-clock seconds in info (time/...); they differ run to run
@@ -31,9 +33,12 @@ class EnvConfig:
                 f"step_budget ({self.step_budget}) exceeds total_budget ({self.total_budget}); "
                 f"lower step_budget or raise total_budget."
             )
-        for name in ("task_options", "student_options"):
+        for name in ("task_options", "student_options", "engine_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"Expected {name} to be a dict, got {getattr(self, name)!r}.")
+        if not isinstance(self.engine, str) or not self.engine:
+            raise ConfigError(f"Expected engine to be an engine name ('procedural', 'llm') or 'package.module:Class', "
+                              f"got {self.engine!r}.")
         if self.student_resources is not None:
             from datagym.remote_student import check_resources
 

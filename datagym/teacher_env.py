@@ -19,7 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from datagym.engine import Engine, Plan, ProceduralEngine
+from datagym.engine import ENGINE_VERDICTS, Engine, Plan, ProceduralEngine, make_engine
 from datagym.env_config import EnvConfig
 from datagym.errors import ConfigError, InvalidActionError
 from datagym.registration import make_student, make_task
@@ -41,7 +41,10 @@ class TeacherEnv(gym.Env):
     #: names of extra keyword arguments a subclass accepts besides EnvConfig's fields
     extra_options: tuple[str, ...] = ()
 
-    def __init__(self, render_mode: str | None = None, engine: Engine | None = None, **kwargs: Any) -> None:
+    def __init__(self, render_mode: str | None = None, engine: Engine | str | None = None, **kwargs: Any) -> None:
+        if not isinstance(engine, Engine) and engine is not None:
+            kwargs["engine"] = engine  # a name: part of the config (JSON, recorded in config.json)
+            engine = None
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"Expected render_mode None or one of {self.metadata['render_modes']}, got {render_mode!r}."
@@ -60,7 +63,7 @@ class TeacherEnv(gym.Env):
         # Once, before any reset: the student sets itself up for the task (the default
         # student builds its vocabulary from the task's characters; ConfigError if it cannot).
         self.student.prepare(self.task)
-        self.engine = engine or ProceduralEngine()
+        self.engine = engine if engine is not None else make_engine(self.config.engine, **self.config.engine_options)
         self.skill_names: tuple[str, ...] = self.task.skill_names
         self._validation = self.task.heldout("validation")
         self._test = self.task.heldout("test")
@@ -125,6 +128,8 @@ class TeacherEnv(gym.Env):
         self.budget_left = self.config.total_budget
         self.steps = 0
         self.last_examples = []
+        if hasattr(self.engine, "reset"):
+            self.engine.reset()  # e.g. the LLM engine forgets the episode's training questions
         self._on_reset()
         t0 = time.perf_counter()
         self.accuracy = self._evaluate(self._validation, keep_records=True)
@@ -149,11 +154,11 @@ class TeacherEnv(gym.Env):
                 f"Expected a plan of at most {self.budget_left} examples (the budget left), got {plan_size}."
             )
 
-        if self._surrogate and not plan.examples and not plan.requests:
+        if self._surrogate and not plan.examples and not plan.requests and type(self.engine) is ProceduralEngine:
             # The fast path: no text. The verdicts are drawn at the rates the task's own
             # generators and oracle give (contamination included), the student trains on counts.
             t0 = time.perf_counter()
-            examples = []
+            examples, examples_from_engine = [], False
             accepted_counts, verdicts = self._simulated_verdicts(plan)
             t_generate, t_verify = time.perf_counter() - t0, 0.0
             t0 = time.perf_counter()
@@ -167,6 +172,7 @@ class TeacherEnv(gym.Env):
             t0 = time.perf_counter()
             examples = self.engine.generate(plan, self.task, self.np_random)
             t_generate = time.perf_counter() - t0
+            examples_from_engine = True
 
             t0 = time.perf_counter()
             accepted = self._verify(examples)
@@ -217,6 +223,8 @@ class TeacherEnv(gym.Env):
             "time/train": t_train,
             "time/evaluate": t_evaluate,
         }
+        if examples_from_engine and hasattr(self.engine, "step_info"):
+            info.update(self.engine.step_info())  # e.g. the LLM engine's requests and tokens (engine/llm_...)
         if episode_ends:
             t0 = time.perf_counter()
             info.update(self.test_metrics())
@@ -259,6 +267,8 @@ class TeacherEnv(gym.Env):
     def _verify(self, examples: list[Example]) -> list[Example]:
         accepted = []
         for ex in examples:
+            if ex.verdict in ENGINE_VERDICTS:  # the engine rejected it already (a duplicate, a problem never written)
+                continue
             verdict = self.task.verify(ex)
             if verdict == ACCEPTED and self.task.is_test_question(ex.question):
                 verdict = CONTAMINATED

@@ -30,8 +30,8 @@ def test_option_dicts_are_not_shared_between_instances():
 
 def test_field_names():
     assert EnvConfig.field_names() == [
-        "task", "task_options", "student", "student_options", "student_resources", "step_budget", "total_budget",
-        "timings",
+        "task", "task_options", "student", "student_options", "student_resources", "engine", "engine_options",
+        "step_budget", "total_budget", "timings",
     ]
 
 
