@@ -49,10 +49,11 @@ def render(template: str, **fields: Any) -> str:
 class LLMPolicy:
     """The LLM half of an agent: a client built from the options, and the step's usage in ``info``.
 
-    An agent class inherits from this and from its level's agent base; it calls
-    ``_init_llm(options)`` with the options that are not its own, ``self.client`` to ask, and
-    ``self._sample(k)`` for the k-th request of the step (the cache key's sample index: the same
-    seed, step and k replay the same reply).
+    An agent class inherits from this first and from its level's agent base; it calls
+    ``_init_llm(options)`` with the options that are not its own, ``_begin_step()`` at each act,
+    ``_ask(prompt, model, k)`` for the step's k-th structured request (its cache key's sample
+    index is ``[seed, step, k]``: the same seed, step and k replay the same reply). ``reset``,
+    ``state_dict`` and ``load_state_dict`` are this class's, the LLM state on top of the base's.
     """
 
     #: LLM agents need an endpoint; offline sweeps and the generic agent tests leave them out
@@ -71,13 +72,17 @@ class LLMPolicy:
         self.steps_taken = 0
         self._mark = self.client.usage.copy()
         self._step_extra: dict[str, Any] = {}
+        #: the last observation's accuracy, for the trend the prompts show (None before the first step)
+        self._previous: Any = None
 
-    def _reset_llm(self, seed: int | None) -> None:
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)  # the agent base's: its random generator
         self.episode_seed = 0 if seed is None else int(seed)
         self.steps_taken = 0
         self.client.usage = LLMUsage()  # the token budget is the episode's
         self._mark = self.client.usage.copy()
         self._step_extra = {}
+        self._previous = None
 
     def _begin_step(self) -> None:
         self.steps_taken += 1
@@ -102,11 +107,15 @@ class LLMPolicy:
         conversation = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
         return complete_structured(self.client, conversation, model, sample=self._sample(k))[0]
 
-    def _llm_state(self) -> dict[str, Any]:
-        return {"usage": self.client.usage.copy(), "episode_seed": self.episode_seed, "steps_taken": self.steps_taken}
+    def state_dict(self) -> dict[str, Any]:
+        llm = {"usage": self.client.usage.copy(), "episode_seed": self.episode_seed, "steps_taken": self.steps_taken,
+               "previous": self._previous}
+        return {**super().state_dict(), "llm": llm}
 
-    def _load_llm_state(self, state: dict[str, Any]) -> None:
-        usage: LLMUsage = state["usage"]
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        llm = state["llm"]
+        usage: LLMUsage = llm["usage"]
         self.client.usage = usage.copy()
-        self.episode_seed, self.steps_taken = state["episode_seed"], state["steps_taken"]
+        self.episode_seed, self.steps_taken, self._previous = llm["episode_seed"], llm["steps_taken"], llm["previous"]
         self._mark = self.client.usage.copy()

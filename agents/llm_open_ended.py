@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from datagym.agents.llm_agent import LLMPolicy, render
 from datagym.agents.open_ended_agent import OpenEndedAgent
-from datagym.llm import complete_structured
+from datagym.llm import complete_structured_many
 from datagym.task import Task
 
 SYSTEM = "You write training data for a machine-learning student. You reply with JSON only."
@@ -53,10 +53,6 @@ class LLMOpenEndedAgent(LLMPolicy, OpenEndedAgent):
         self.errors_per_request = errors_per_request
         self._init_llm(llm_options)
 
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
-        self._reset_llm(seed)
-
     def prompt(self, state: dict[str, Any], errors: list[dict[str, Any]], count: int) -> str:
         """The user message for one request (``open_ended.j2``)."""
         skills = []
@@ -86,7 +82,8 @@ class LLMOpenEndedAgent(LLMPolicy, OpenEndedAgent):
             chosen = sorted(self.rng.choice(len(errors), size=shown, replace=False).tolist()) if shown else []
             conversations.append([{"role": "system", "content": SYSTEM},
                                   {"role": "user", "content": self.prompt(state, [errors[i] for i in chosen], count)}])
-        results = self._ask_all(conversations)
+        results = complete_structured_many(self.client, conversations, WrittenProblems,
+                                           [self._sample(k) for k in range(len(conversations))])
         problems: list[dict[str, Any]] = []
         for value in results:
             for problem in (value.problems if value is not None else []):
@@ -97,22 +94,3 @@ class LLMOpenEndedAgent(LLMPolicy, OpenEndedAgent):
         self._step_extra = {"teacher/llm_problems_written": len(problems),
                             "teacher/llm_unusable_replies": sum(value is None for value in results)}
         return self.write(problems[:wanted])
-
-    def _ask_all(self, conversations: list[list[dict[str, str]]]) -> list[WrittenProblems | None]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        def ask(k: int) -> WrittenProblems | None:
-            return complete_structured(self.client, conversations[k], WrittenProblems, sample=self._sample(k))[0]
-
-        workers = min(self.client.settings.concurrency, len(conversations))
-        if workers <= 1:
-            return [ask(k) for k in range(len(conversations))]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(ask, range(len(conversations))))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "llm": self._llm_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self._load_llm_state(state["llm"])

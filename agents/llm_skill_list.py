@@ -42,13 +42,7 @@ class LLMSkillListAgent(LLMPolicy, SkillListAgent):
         if len(self.skill_names) != self.n_skills:
             raise ValueError(f"Expected a task with {self.n_skills} skills (the action's size), got {len(self.skill_names)}.")
         self.step_budget = int(step_budget)
-        self._previous: np.ndarray | None = None
         self._init_llm(llm_options)
-
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
-        self._reset_llm(seed)
-        self._previous = None
 
     def prompt(self, observation: dict[str, Any]) -> str:
         accuracy = np.asarray(observation["accuracy"], dtype=np.float64)
@@ -87,11 +81,3 @@ class LLMSkillListAgent(LLMPolicy, SkillListAgent):
         self._step_extra = {"teacher/llm_fallback": int(fallback), "teacher/llm_unknown_skills": unknown,
                             "teacher/llm_rationale": (reply.rationale if reply is not None else "")[:MAX_RATIONALE_CHARS]}
         return self.weights(weights / weights.max(), difficulty=difficulty)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "llm": self._llm_state(), "previous": self._previous}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self._load_llm_state(state["llm"])
-        self._previous = state["previous"]

@@ -42,13 +42,7 @@ class LLMSkillTreeAgent(LLMPolicy, SkillTreeAgent):
         self.task = task
         self.node_names = tuple(node_names)
         self.expand_cost, self.step_budget = int(expand_cost), int(step_budget)
-        self._previous: np.ndarray | None = None
         self._init_llm(llm_options)
-
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
-        self._reset_llm(seed)
-        self._previous = None
 
     def prompt(self, observation: dict[str, Any]) -> str:
         visible, _, expandable = self.masks(observation)
@@ -101,11 +95,3 @@ class LLMSkillTreeAgent(LLMPolicy, SkillTreeAgent):
         self._step_extra = {"teacher/llm_fallback": int(fallback), "teacher/llm_unknown_nodes": unknown,
                             "teacher/llm_rationale": (reply.rationale if reply is not None else "")[:MAX_RATIONALE_CHARS]}
         return self.action(expand, allocation)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "llm": self._llm_state(), "previous": self._previous}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self._load_llm_state(state["llm"])
-        self._previous = state["previous"]

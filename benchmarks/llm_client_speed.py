@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import re
 import tempfile
 import time
@@ -52,8 +53,6 @@ def _serve(latency: float, urls: "multiprocessing.Queue", stop: "multiprocessing
 
 def throughput(latency: float, requests: int) -> None:
     """Measured against a server in another process, so that the two do not share one GIL."""
-    import multiprocessing
-
     print(f"## throughput: {requests} requests, {latency * 1000:.0f} ms server latency each (server in its own process)")
     print("| in flight | requests/s | linear would be | ratio |")
     print("|---|---|---|---|")

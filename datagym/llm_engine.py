@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -36,7 +35,7 @@ from pydantic import BaseModel
 
 from datagym.engine import Engine, Plan
 from datagym.errors import ConfigError, OracleError
-from datagym.llm import LLMClient, LLMSettings, LLMUsage, complete_structured
+from datagym.llm import LLMClient, LLMSettings, LLMUsage, complete_structured_many
 from datagym.task import Task
 from datagym.types import Example
 
@@ -193,14 +192,8 @@ class LLMEngine(Engine):
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
 
     def _ask(self, conversations: list[list[dict[str, str]]]) -> list[EngineProblems | None]:
-        def ask(k: int) -> EngineProblems | None:
-            return complete_structured(self.client, conversations[k], EngineProblems, sample=[self._calls, k])[0]
-
-        workers = min(self.client.settings.concurrency, len(conversations))
-        if workers <= 1:
-            return [ask(k) for k in range(len(conversations))]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(ask, range(len(conversations))))
+        return complete_structured_many(self.client, conversations, EngineProblems,
+                                        [[self._calls, k] for k in range(len(conversations))])
 
     def _example(self, task: Task, skill: str, problem: EngineProblem, difficulty: float | None,
                  band: tuple[float, float] | None, seen: SeenQuestions) -> Example:

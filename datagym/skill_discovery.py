@@ -124,7 +124,7 @@ def discover_with_llm(questions: Sequence[str], llm_options: dict[str, Any], ski
     from pydantic import BaseModel
 
     from datagym.agents.llm_agent import default_cache_dir
-    from datagym.llm import LLMClient, LLMSettings, complete_structured
+    from datagym.llm import LLMClient, LLMSettings, complete_structured, complete_structured_many
 
     class SkillName(BaseModel):
         skill: str
@@ -137,16 +137,11 @@ def discover_with_llm(questions: Sequence[str], llm_options: dict[str, Any], ski
     offline_names = list(fallback["skills"])
     system = {"role": "system", "content": "You label data for machine learning. You reply with JSON only."}
 
-    def ask(k: int) -> str | None:
-        prompt = ("Name the skill this question exercises, in two to five words (for example \"string reversal\" or "
-                  "\"prime factorisation\"). Reply with only {\"skill\": \"...\"}.\n\nQuestion:\n" + questions[k])
-        value = complete_structured(client, [system, {"role": "user", "content": prompt}], SkillName, sample=k)[0]
-        return name_of(value.skill) if value is not None and value.skill.strip() else None
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=client.settings.concurrency) as pool:
-        named = list(pool.map(ask, range(len(questions))))
+    prompts = [("Name the skill this question exercises, in two to five words (for example \"string reversal\" or "
+                "\"prime factorisation\"). Reply with only {\"skill\": \"...\"}.\n\nQuestion:\n" + q) for q in questions]
+    values = complete_structured_many(client, [[system, {"role": "user", "content": p}] for p in prompts], SkillName,
+                                      list(range(len(questions))))
+    named = [name_of(v.skill) if v is not None and v.skill.strip() else None for v in values]
     assigned = [name or offline_names[label] for name, label in zip(named, fallback["labels"])]
     distinct = sorted(set(assigned))
     prompt = (f"Group these skill names into at most {families} families of related skills, each family named in "

@@ -31,3 +31,34 @@ def assert_generated_examples_fit_the_default_student(task, per_skill: int, answ
             ex = task.generate(skill, rng)
             assert len(ex.answer) <= answer_chars and len(ex.question) + len(ex.answer) + 3 <= 128, ex
             assert not tokenizer.unknown(ex.question + ex.answer), ex
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory):
+    """A tiny Llama and its trained BPE tokenizer (with a chat template), saved with
+    save_pretrained: a folder that loads by path as a user's model does."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("tiny_llama", Path(__file__).with_name("tiny_llama.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.save_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
+
+
+@pytest.fixture
+def scripted_server():
+    """``scripted_server(script=(), default=..., latency=...)``: a started
+    ``datagym.llm.scripted_server.ScriptedServer`` on 127.0.0.1, stopped after the test."""
+    from datagym.llm.scripted_server import ScriptedServer
+
+    servers = []
+
+    def start(script=(), **kwargs):
+        started = ScriptedServer(script, **kwargs).start()
+        servers.append(started)
+        return started
+
+    yield start
+    for started in servers:
+        started.stop()

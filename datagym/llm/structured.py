@@ -76,3 +76,20 @@ def _describe(exc: Exception) -> str:
         errors = exc.errors()[:3]
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in errors)
     return str(exc)
+
+
+def complete_structured_many(
+    client: LLMClient, conversations: Sequence[Sequence[Message]], model: type[ModelT], samples: Sequence[Any]
+) -> list[ModelT | None]:
+    """``complete_structured`` for each conversation (its sample index from ``samples``), the
+    client's ``concurrency`` at a time; the values (or None) in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(k: int) -> ModelT | None:
+        return complete_structured(client, conversations[k], model, sample=samples[k])[0]
+
+    workers = min(client.settings.concurrency, len(conversations))
+    if workers <= 1:
+        return [ask(k) for k in range(len(conversations))]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(ask, range(len(conversations))))

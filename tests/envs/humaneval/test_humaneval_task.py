@@ -185,3 +185,16 @@ def test_bad_options_are_refused_by_name():
         HumanEvalTask(validation_fraction=0.4, test_fraction=0.55)
     with pytest.raises(ConfigError, match="sandbox_workers"):
         HumanEvalTask(sandbox_workers=0)
+
+
+def test_a_program_graded_once_is_not_run_again(task):
+    examples = [task._example(t, "check") for t in ("HumanEval/11", "HumanEval/12")]
+    fresh = HumanEvalTask()
+    runs = []
+    original = fresh.sandbox.run_many
+    fresh.sandbox.run_many = lambda programs, *a, **k: runs.append(len(programs)) or original(programs, *a, **k)
+    first = fresh.grade_many(examples * 2, ["    return None\n", examples[1].answer] * 2)
+    again = fresh.grade_many(examples, ["    return None\n", examples[1].answer])
+    assert first == [False, True, False, True] and again == [False, True]
+    assert runs == [2, 0]  # the repeated pair ran once, the second call not at all
+    fresh.sandbox.close()
