@@ -190,10 +190,10 @@ class OpenEndedEnv(TeacherEnv):
     read), ``empty``, ``not_json``, ``not_a_problem_list`` (JSON, but neither a list nor an
     object with a ``problems`` list or a ``question``), and per problem
     ``problem_not_object``, ``missing_question``, ``question_not_text``, ``empty_question``,
-    ``question_too_long`` (over 1024 characters), ``question_not_printable`` (control
+    ``question_too_long`` (over 1024 characters, or the task's ``max_question_chars``), ``question_not_printable`` (control
     characters other than tab and newlines, format, surrogate, private-use or unassigned
     characters), ``answer_not_text`` (an answer neither text nor a number, or over 256
-    characters). A malformed problem is skipped; the rest of the action is still used.
+    characters, or the task's ``max_answer_chars``). A malformed problem is skipped; the rest of the action is still used.
     An action that is not a ``str`` at all (``None``, an int, bytes) raises
     ``InvalidActionError`` (a ``ValueError``) and leaves the env as it was.
 
