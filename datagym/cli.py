@@ -515,8 +515,9 @@ def plot(
     run_dir: Path = typer.Argument(..., help="A run directory written by `datagym run`."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the PNGs.", show_default="RUN_DIR"),
 ) -> None:
-    """Write accuracy_heatmap.png (per-skill validation accuracy over steps) and reward.png."""
-    from datagym.plotting import plot_accuracy_heatmap, plot_rewards
+    """Write accuracy_heatmap.png (per-skill validation accuracy over steps), reward.png, and
+    data.png (accepted and rejected examples per step, and an LLM's tokens and failures)."""
+    from datagym.plotting import plot_accuracy_heatmap, plot_data, plot_rewards
 
     directory = RunDirectory(run_dir)
     try:
@@ -555,6 +556,7 @@ def plot(
     written = [
         plot_accuracy_heatmap(steps, skills, target / "accuracy_heatmap.png", initial=initial, title=title),
         plot_rewards(steps, curve, target / "reward.png", title=title, test_macro_accuracy=test),
+        plot_data(steps, target / "data.png", title=title),
     ]
     for path in written:
         console.print(f"wrote {path}", soft_wrap=True)

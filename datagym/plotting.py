@@ -130,6 +130,56 @@ def plot_rewards(
     return _save(fig, path)
 
 
+def plot_data(steps: Sequence[dict], path: str | Path, title: str = "") -> Path:
+    """What each step's data came to (top: accepted and each rejection reason, stacked) and,
+    for a run whose agent or engine asked an LLM, its tokens and failures per step (bottom)."""
+    n = len(steps)
+    x = np.arange(1, n + 1)
+    reasons = sorted({reason for s in steps for reason in (s.get("teacher/rejected") or {})})
+    llm = [prefix for prefix in ("teacher/llm_", "engine/llm_") if any(f"{prefix}requests" in s for s in steps)]
+    fig = Figure(figsize=(min(MAX_WIDTH, max(7.5, 0.35 * n)), 5.5 if llm else 3.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2 if llm else 1, 1, sharex=True, squeeze=False)[:, 0]
+    top = axes[0]
+    bottom_of = np.zeros(n)
+    accepted = np.array([float(s.get("teacher/accepted", 0)) for s in steps])
+    top.bar(x, accepted, color="tab:green", label="accepted")
+    bottom_of += accepted
+    palette = colormaps["tab10"]
+    for k, reason in enumerate(reasons):
+        counts = np.array([float((s.get("teacher/rejected") or {}).get(reason, 0)) for s in steps])
+        top.bar(x, counts, bottom=bottom_of, color=palette((k + 3) % 10), label=reason)
+        bottom_of += counts
+    top.set_ylabel("examples")
+    top.legend(loc="upper left", fontsize=7, frameon=False, ncols=min(4, len(reasons) + 1))
+    top.set_title(title or "data per step", fontsize=10)
+    top.grid(axis="y", alpha=0.3)
+    if llm:
+        bottom = axes[1]
+        width = 0.8 / (2 * len(llm))
+        for j, prefix in enumerate(llm):
+            who = "agent" if prefix.startswith("teacher") else "engine"
+            for i, (key, shade) in enumerate((("prompt_tokens", 0.45), ("completion_tokens", 0.9))):
+                values = np.array([float(s.get(prefix + key, 0)) for s in steps])
+                offset = (2 * j + i - len(llm) + 0.5) * width
+                bottom.bar(x + offset, values, width=width, color=palette(j)[:3] + (shade,),
+                           label=f"{who} {key.replace('_', ' ')}")
+            failures = [sum((s.get(prefix + "failures") or {}).values()) for s in steps]
+            for step, failed in zip(x, failures):
+                if failed:
+                    bottom.annotate(f"{failed} failed", (step, 0), fontsize=6, rotation=90, va="bottom", ha="center")
+        bottom.set_ylabel("LLM tokens")
+        bottom.set_yscale("symlog")
+        bottom.legend(loc="upper left", fontsize=7, frameon=False)
+        bottom.grid(axis="y", alpha=0.3)
+    axes[-1].set_xlabel("step")
+    if n <= 30:
+        axes[-1].set_xticks(x)
+    else:
+        axes[-1].xaxis.set_major_locator(MaxNLocator(nbins=15, integer=True))
+    return _save(fig, path)
+
+
 def curve_band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per step: (step, mean, 95% t-interval low, high) over the runs that reached that step.
 

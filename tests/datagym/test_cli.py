@@ -226,11 +226,11 @@ def test_version():
     assert result.exit_code == 0 and result.output.strip() == f"datagym {datagym.__version__}"
 
 
-def test_plot_writes_both_pngs(run_dir, tmp_path):
+def test_plot_writes_the_three_pngs(run_dir, tmp_path):
     out, _ = run_dir
     result = runner.invoke(app, ["plot", str(out), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    for name in ("accuracy_heatmap.png", "reward.png"):
+    for name in ("accuracy_heatmap.png", "reward.png", "data.png"):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == PNG and len(data) > 5000
         assert f"wrote {tmp_path / name}" in result.output

@@ -15,6 +15,7 @@ from datagym.plotting import (
     curve_band,
     is_flat,
     plot_accuracy_heatmap,
+    plot_data,
     plot_learning_curves,
     plot_rewards,
 )
@@ -126,3 +127,14 @@ def test_learning_curves_keep_the_steps_of_the_moving_curves(tmp_path, monkeypat
 def test_learning_curves_are_a_png(tmp_path):
     path = plot_learning_curves({"a": [[0.0, 0.1]], "b": [[0.0] * 3]}, "env", tmp_path / "c.png")
     assert path.read_bytes()[:8] == PNG
+
+
+def test_the_data_plot_stacks_verdicts_and_adds_a_panel_for_llm_usage(tmp_path):
+    plain = [{"teacher/accepted": 30, "teacher/rejected": {"wrong_answer": 2}},
+             {"teacher/accepted": 28, "teacher/rejected": {"duplicate": 3, "near_duplicate": 1}}]
+    with_llm = [dict(step, **{"teacher/llm_requests": 2, "teacher/llm_prompt_tokens": 900,
+                              "teacher/llm_completion_tokens": 120, "teacher/llm_failures": {"invalid_json": k}})
+                for k, step in enumerate(plain)]
+    width, height = png_size(plot_data(plain, tmp_path / "plain.png"))
+    width_llm, height_llm = png_size(plot_data(with_llm, tmp_path / "llm.png", title="llm run"))
+    assert width == width_llm and height_llm > height  # the LLM panel is a second row
