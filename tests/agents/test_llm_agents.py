@@ -186,3 +186,44 @@ def test_the_skill_tree_agent_expands_and_allocates_as_the_model_says(scripted_s
     summary, steps = _run("datagym/Arithmetic-SkillTree-v1", "llm_skill_tree", noise, tmp_path, "down", max_retries=0)
     assert steps[0]["teacher/llm_fallback"] == 1 and steps[0].get("teacher/expanded", []) == []
     assert summary["examples_accepted"] > 0  # equal weights over the visible nodes
+
+
+def test_a_run_killed_mid_step_resumes_without_asking_again(scripted_server, tmp_path, monkeypatch):
+    from datagym.runner import resume_episode
+    from datagym.students.transformer_student import TransformerStudent
+
+    s = scripted_server(default=Reply(arithmetic_teacher))
+    budget = {**FAST, "total_budget": 96}
+    options = {"base_url": s.url, "model": "scripted", "backoff": 0.01}
+
+    def start(out: str, cache: str):
+        env = gym.make("datagym/Arithmetic-OpenEnded-v1", **budget)
+        agent_options = {**options, "cache_dir": str(tmp_path / cache)}
+        return env, make_agent("llm_open_ended", env, **agent_options), agent_options
+
+    env, agent, agent_options = start("whole", "cache_whole")
+    run_episode(env, agent, seed=0, out_dir=str(tmp_path / "whole"), agent_options=agent_options)
+    whole = len(s.requests)
+    env, agent, agent_options = start("killed", "cache_killed")
+    calls = {"n": 0}
+    train = TransformerStudent.train
+
+    def dies_in_step_two(self, examples):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed mid-step, after the step's requests")
+        return train(self, examples)
+
+    monkeypatch.setattr(TransformerStudent, "train", dies_in_step_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_episode(env, agent, seed=0, out_dir=str(tmp_path / "killed"), agent_options=agent_options)
+    monkeypatch.undo()
+    before_resume = len(s.requests) - whole
+    assert before_resume == 4  # steps 1 and 2 asked, 2 requests each; step 2 never finished
+    summary = resume_episode(tmp_path / "killed")
+    assert len(s.requests) - whole == 6  # step 2 redone from the cache, only step 3 asked
+    assert summary["teacher_llm"]["cache_hits"] >= 2
+    read = lambda out: [{k: v for k, v in json.loads(line).items()  # noqa: E731
+                         if not k.startswith("time/") and k not in ("teacher/llm_requests", "teacher/llm_cache_hits")}
+                        for line in (tmp_path / out / "steps.jsonl").read_text().splitlines()]
+    assert read("killed") == read("whole")
