@@ -30,6 +30,8 @@ STUDENTS: dict[str, str] = {
     "transformer_v0": "datagym.students.transformer_student:TransformerStudentV0",
     # a calibrated model of the default student's learning, thousands of steps a second (for RL)
     "simulated": "datagym.students.simulated_student:SimulatedStudent",
+    # any Hugging Face causal LM, full or LoRA (student_options={"model": hub id or folder})
+    "hf": "datagym.students.hf_student:HFStudent",
 }
 
 

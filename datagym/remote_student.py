@@ -70,7 +70,7 @@ def check_resources(resources: Any) -> dict:
 
 class TaskSummary:
     """What a remote student's ``prepare`` gets in the actor: the task's ``name``, ``version``,
-    ``skill_tree`` / ``skill_names`` and ``characters()``, computed in-process. Made of datagym
+    ``skill_tree`` / ``skill_names``, ``characters()`` and ``answer_format``, computed in-process. Made of datagym
     types only, so it unpickles on any worker whatever module the task came from."""
 
     def __init__(self, task: Any) -> None:
@@ -78,6 +78,7 @@ class TaskSummary:
         self.version = task.version
         self.skill_tree = task.skill_tree
         self._characters = "".join(task.characters())
+        self.answer_format = getattr(task, "answer_format", None)
 
     @property
     def skill_names(self) -> tuple[str, ...]:

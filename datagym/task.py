@@ -39,7 +39,9 @@ class Task(ABC):
       root -> family -> skill shape).
 
     Optional attributes: ``max_question_chars`` and ``max_answer_chars``, the longest question
-    and answer the Open-Ended env reads from an agent's text (1024 and 256 when unset).
+    and answer the Open-Ended env reads from an agent's text (1024 and 256 when unset);
+    ``answer_format``, how a generative student cuts its completion to the answer
+    (``first_line`` when unset, ``completion`` for code, ``boxed`` for math).
 
     Methods to write: ``generate``, ``label``, ``normalize_answer``, ``build_heldout``.
     Optional: ``normalize_question``, ``classify``, ``characters``, ``verify`` and

@@ -102,6 +102,8 @@ class HumanEvalTask(Task):
     #: HumanEval's prompts run to 1360 characters and its canonical solutions to 864
     max_question_chars = 4096
     max_answer_chars = 4096
+    #: a student's whole completion is the answer (HFStudent cuts others to their first line)
+    answer_format = "completion"
 
     def __init__(self, validation_fraction: float = 0.25, test_fraction: float = 0.5, sandbox_workers: int = 2,
                  skills: str | None = None) -> None:
