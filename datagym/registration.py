@@ -22,6 +22,8 @@ TASKS: dict[str, str] = {
     "code": "datagym.envs.code.task:CodeTask",
     "reasoning_gym": "datagym.envs.reasoning_gym.task:ReasoningGymTask",
     "humaneval": "datagym.envs.humaneval.task:HumanEvalTask",
+    "math": "datagym.envs.math.task:MathTask",
+    "gsm8k": "datagym.envs.math.task:GSM8KTask",
 }
 
 STUDENTS: dict[str, str] = {
@@ -101,6 +103,19 @@ HUMANEVAL_VERSIONS: dict[int, dict[str, Any]] = {
 }
 
 
+#: What each version of the MATH and GSM8K envs is built with: the user's files
+#: (``task_options={"path": ...}``, required), 1920 examples, 192 a step, answers of up to 16
+#: characters written as they are, for the default student; a pretrained student (``student="hf"``)
+#: is what these are for.
+MATH_VERSIONS: dict[int, dict[str, Any]] = {
+    0: {
+        "task": "math", "total_budget": 1920, "step_budget": 192,
+        "student_options": {"max_new_tokens": 16, "reverse_digits": False},
+    },
+}
+GSM8K_VERSIONS: dict[int, dict[str, Any]] = {0: {**MATH_VERSIONS[0], "task": "gsm8k"}}
+
+
 def _task_envs(
     prefix: str, versions: dict[int, dict[str, Any]], what_task: str, levels: tuple[str, ...] | None = None
 ) -> tuple[EnvEntry, ...]:
@@ -126,6 +141,11 @@ ENVS += _task_envs("Code", CODE_VERSIONS, "Code output prediction")
 ENVS += _task_envs("ReasoningGym", REASONING_GYM_VERSIONS, "reasoning-gym puzzles")
 # no Skill-Tree level: 39 training problems leave nothing to expand into difficulty bands
 ENVS += _task_envs("HumanEval", HUMANEVAL_VERSIONS, "HumanEval code generation, graded by its tests",
+                   levels=("skill_list", "open_ended"))
+# math from the user's files: data selection gives no new problems to expand into bands
+ENVS += _task_envs("MATH", MATH_VERSIONS, "MATH-format files (task_options path), math-verify",
+                   levels=("skill_list", "open_ended"))
+ENVS += _task_envs("GSM8K", GSM8K_VERSIONS, "GSM8K-format files (task_options path), math-verify",
                    levels=("skill_list", "open_ended"))
 
 DEFAULT_ENV_ID = ENVS[0].id

@@ -183,7 +183,13 @@ def discover(source: str, skills: int = 6, families: int = 3, seed: int = 0, fie
         assignments = {i: names[label] for i, label in zip(ids, found.pop("labels"))}
     for skill, info in found["skills"].items():
         info["questions"] = sum(1 for s in assignments.values() if s == skill)
-    return {**found, "source": what, "assignments": assignments}
+    # a cluster k-means left empty (fewer distinct questions than skills) is no skill
+    empty = [skill for skill, info in found["skills"].items() if not info["questions"]]
+    for skill in empty:
+        del found["skills"][skill]
+    found["families"] = {f: [m for m in members if m not in empty] for f, members in found["families"].items()}
+    found["families"] = {f: members for f, members in found["families"].items() if members}
+    return {**found, "source": what, "assignments": assignments, "empty_clusters": len(empty)}
 
 
 def load_skills_file(path: str) -> dict[str, Any]:

@@ -37,13 +37,7 @@ def assert_generated_examples_fit_the_default_student(task, per_skill: int, answ
 def tiny_llama_dir(tmp_path_factory):
     """A tiny Llama and its trained BPE tokenizer (with a chat template), saved with
     save_pretrained: a folder that loads by path as a user's model does."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("tiny_llama", Path(__file__).with_name("tiny_llama.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.save_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
+    return _load_test_helper("tiny_llama").save_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
 
 
 @pytest.fixture
@@ -62,3 +56,34 @@ def scripted_server():
     yield start
     for started in servers:
         started.stop()
+
+
+def _load_test_helper(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def math_files(tmp_path_factory):
+    """{"math": path, "gsm8k": path}: small MATH- and GSM8K-format files for the math envs."""
+    return _load_test_helper("math_files").write_math_files(tmp_path_factory.mktemp("math_files"))
+
+
+@pytest.fixture(scope="session")
+def math_task_options(math_files):
+    """``math_task_options(env_id)``: the task options a MATH or GSM8K env needs in the tests
+    (the small file written for it), None for every other env."""
+
+    def options(env_id: str) -> dict | None:
+        if env_id.startswith("datagym/MATH-"):
+            return {"path": math_files["math"]}
+        if env_id.startswith("datagym/GSM8K-"):
+            return {"path": math_files["gsm8k"]}
+        return None
+
+    return options

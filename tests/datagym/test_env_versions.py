@@ -40,8 +40,10 @@ def test_the_default_env_is_the_newest_skill_list_env():
     assert latest_env_ids("code") == [f"datagym/Code-{level}-v0" for level in levels]
     assert latest_env_ids("reasoning_gym") == [f"datagym/ReasoningGym-{level}-v0" for level in levels]
     assert latest_env_ids("humaneval") == ["datagym/HumanEval-SkillList-v0", "datagym/HumanEval-OpenEnded-v0"]
+    assert latest_env_ids("math") == ["datagym/MATH-SkillList-v0", "datagym/MATH-OpenEnded-v0"]
+    assert latest_env_ids("gsm8k") == ["datagym/GSM8K-SkillList-v0", "datagym/GSM8K-OpenEnded-v0"]
     assert latest_env_ids() == (latest_env_ids("arithmetic") + latest_env_ids("code") + latest_env_ids("reasoning_gym")
-                                + latest_env_ids("humaneval"))
+                                + latest_env_ids("humaneval") + latest_env_ids("math") + latest_env_ids("gsm8k"))
     assert set(datagym.env_ids()) == set(latest_env_ids()) | {f"datagym/Arithmetic-{level}-v0" for level in levels}
 
 

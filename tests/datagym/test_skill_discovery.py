@@ -99,3 +99,11 @@ def test_the_cli_writes_the_skills_file_and_refuses_bad_data(records, tmp_path):
     assert result.exit_code == 2 and "question field" in result.output
     result = runner.invoke(app, ["skills", "discover", str(records), "--out", str(out), "--skills", "30"])
     assert result.exit_code == 2 and "skills <= questions" in result.output
+
+
+def test_a_cluster_left_empty_is_no_skill(tmp_path):
+    path = tmp_path / "same.jsonl"
+    path.write_text("".join(json.dumps({"question": f"Add {i} and {i + 1}."}) + "\n" for i in range(10)))
+    found = discover(str(path), skills=2, families=1)  # the words are the same: one cluster holds them all
+    assert len(found["skills"]) == 1 and found["empty_clusters"] == 1
+    assert set(found["assignments"].values()) == set(found["skills"]) == set(found["families"][next(iter(found["families"]))])

@@ -163,6 +163,7 @@ def test_list_shows_the_users_envs_and_fits_80_columns(user_dir):
         "datagym/Code-SkillList-v0", "datagym/Code-OpenEnded-v0", "datagym/Code-SkillTree-v0",
         "datagym/ReasoningGym-SkillList-v0", "datagym/ReasoningGym-OpenEnded-v0", "datagym/ReasoningGym-SkillTree-v0",
         "datagym/HumanEval-SkillList-v0", "datagym/HumanEval-OpenEnded-v0",
+        "datagym/MATH-SkillList-v0", "datagym/MATH-OpenEnded-v0", "datagym/GSM8K-SkillList-v0", "datagym/GSM8K-OpenEnded-v0",
         USER_ENV,
     ]
     assert all("v0 (kept for old runs)" in r for r in rows if r.startswith("datagym/Arithmetic") and r.split()[0].endswith("-v0"))
