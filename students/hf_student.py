@@ -129,7 +129,7 @@ class HFStudent(Student):
         self.model: Any = None
         self.tokenizer: Any = None
         self.optimizer: Any = None
-        self._base: dict[str, Any] | None = None  # the base weights, kept on the CPU for retrain and reset
+        self._base: dict[str, Any] | None = None  # full fine-tuning: the base weights, kept on the CPU for retrain and reset
         self.data: list[Example] = []
         self.rng = np.random.default_rng(0)
         self.updates = 0
@@ -155,19 +155,26 @@ class HFStudent(Student):
         return getattr(torch, self.config.dtype)
 
     def _load(self) -> None:
-        """The tokenizer and the base model, once; later resets restore the kept base weights."""
+        """The model at its base weights with a fresh adapter (or none) and a fresh optimizer. The
+        tokenizer and the model load once; later calls take the adapter off (LoRA never changes
+        the base) or copy the kept base weights back (full fine-tuning): no second copy of the
+        model in memory, nothing read from disk again."""
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if self.tokenizer is None:
             self.tokenizer = AutoTokenizer.from_pretrained(self.config.model)
             if self.tokenizer.pad_token_id is None:
                 self.tokenizer.pad_token = self.tokenizer.eos_token
-        if self._base is None:
-            base = AutoModelForCausalLM.from_pretrained(self.config.model, dtype=self._dtype())
-            self._base = {k: v.detach().to("cpu").clone() for k, v in base.state_dict().items()}
-            self._architecture = base
-        model = copy.deepcopy(self._architecture)
-        model.load_state_dict(self._base)
+        if self.model is None:
+            model = AutoModelForCausalLM.from_pretrained(self.config.model, dtype=self._dtype()).to(self.device)
+            if self.config.lora is None:
+                self._base = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+        elif self.config.lora is not None:
+            model = self.model.unload()  # the base model, as it was: LoRA trains only the adapter
+        else:
+            model = self.model
+            model.load_state_dict(self._base)
         if self.config.lora is not None:
             from peft import LoraConfig, get_peft_model
 
@@ -180,10 +187,8 @@ class HFStudent(Student):
             model.gradient_checkpointing_enable()
             if self.config.lora is not None:
                 model.enable_input_require_grads()
-        self.model = model.to(self.device)
+        self.model = model
         params = [p for p in self.model.parameters() if p.requires_grad]
-        import torch
-
         self.optimizer = torch.optim.AdamW(params, lr=self.config.learning_rate, weight_decay=self.config.weight_decay)
 
     def reset(self, seed: int) -> None:

@@ -37,7 +37,9 @@ def assert_generated_examples_fit_the_default_student(task, per_skill: int, answ
 def tiny_llama_dir(tmp_path_factory):
     """A tiny Llama and its trained BPE tokenizer (with a chat template), saved with
     save_pretrained: a folder that loads by path as a user's model does."""
-    return _load_test_helper("tiny_llama").save_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
+    from datagym.tiny_models import save_tiny_llama
+
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
 
 
 @pytest.fixture
