@@ -79,7 +79,7 @@ CODE_VERSIONS: dict[int, dict[str, Any]] = {
     },
 }
 
-#: What each version of the ReasoningGym envs is built with. v0: eight reasoning-gym datasets
+#: What each version of the ReasoningGym envs is built with. v0: six reasoning-gym datasets
 #: (ReasoningGymTask's defaults), 3840 examples, 384 a step (questions are 50-110 characters, as
 #: programs are), answers up to 16 characters written as they are.
 REASONING_GYM_VERSIONS: dict[int, dict[str, Any]] = {
