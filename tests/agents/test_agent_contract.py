@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from datagym.agents import AGENTS, offline_agents, Agent, agent_class, make_agent
+from datagym.agents import offline_agents, Agent, agent_class, make_agent
 
 #: agents of the other levels keep the same promises in their own test files
 SKILL_LIST_AGENTS = sorted(n for n in offline_agents() if "skill_list" in agent_class(n).levels)

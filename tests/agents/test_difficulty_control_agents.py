@@ -15,7 +15,7 @@ import pytest
 from gymnasium import spaces
 
 import datagym
-from datagym.agents import AGENTS, offline_agents, SkillListAgent, agent_class, make_agent
+from datagym.agents import offline_agents, SkillListAgent, agent_class, make_agent
 from datagym.agents.simple_teachers import RandomAgent, UniformAgent, WeakestSkillAgent
 from datagym.envs.skill_list_env import DIFFICULTY_BANDS
 

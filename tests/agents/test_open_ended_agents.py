@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from datagym.agents import AGENTS, offline_agents, DEFAULT_AGENTS, agent_class, default_agent, make_agent
+from datagym.agents import offline_agents, DEFAULT_AGENTS, agent_class, default_agent, make_agent
 from datagym.agents.open_ended_agent import OpenEndedAgent
 from datagym.errors import ConfigError
 

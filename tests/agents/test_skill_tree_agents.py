@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from datagym.agents import AGENTS, offline_agents, agent_class, default_agent, make_agent
+from datagym.agents import offline_agents, agent_class, default_agent, make_agent
 from datagym.errors import ConfigError
 
 ENV_ID = "datagym/Arithmetic-SkillTree-v1"

@@ -15,7 +15,7 @@ import pytest
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
-from datagym.agents import AGENTS, offline_agents, agent_class, make_agent
+from datagym.agents import offline_agents, agent_class, make_agent
 from datagym.envs.skill_list_env import DIFFICULTY_BANDS, SkillListEnv, difficulty_band
 from datagym.errors import ConfigError, InvalidActionError
 from datagym.runner import run_episode

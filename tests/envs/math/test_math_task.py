@@ -111,3 +111,11 @@ def test_the_registered_env_without_a_path_fails_with_one_line():
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: Expected task option path"), done.stderr
+
+
+def test_reference_answers_are_read_from_the_records():
+    assert boxed_answer("so $x = \\boxed{\\frac{1}{\\sqrt{2}}}$, and then \\boxed{3}") == "3"
+    assert boxed_answer("nested: \\boxed{\\{1, 2\\} \\cup \\{3\\}}") == "\\{1, 2\\} \\cup \\{3\\}"
+    assert boxed_answer("\\fbox{7}") == "7" and boxed_answer("no box") is None
+    assert gsm8k_answer("He pays 3*400=<<3*400=1200>>1200.\n#### 1,200") == "1200"
+    assert gsm8k_answer("no final line") is None
