@@ -16,22 +16,16 @@ path, silently).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from datagym.errors import ConfigError
-from datagym.llm import LLMClient, LLMSettings, LLMUsage
+from datagym.llm import LLMClient, LLMUsage, cached_settings
 
 PROMPTS = Path(__file__).parent / "prompts"
 SYSTEM = "You are a teacher who plans training data for a machine-learning student. You reply with JSON only."
 #: the longest rationale kept in a step's record (the run directory's steps.jsonl)
 MAX_RATIONALE_CHARS = 2000
-LLM_OPTIONS = tuple(LLMSettings.__dataclass_fields__)
-
-
-def default_cache_dir() -> str:
-    return os.environ.get("DATAGYM_LLM_CACHE") or str(Path.home() / ".cache" / "datagym" / "llm")
 
 
 def render(template: str, **fields: Any) -> str:
@@ -60,14 +54,13 @@ class LLMPolicy:
     needs_endpoint = True
 
     def _init_llm(self, options: dict[str, Any]) -> None:
-        settings = {"cache_dir": default_cache_dir(), **options}
-        if not settings.get("model"):
+        if not options.get("model"):
             raise ConfigError(
                 "Expected the LLM agent's options to name the model and the endpoint, e.g. --agent-options "
                 "'{\"base_url\": \"http://127.0.0.1:8000/v1\", \"model\": \"Qwen/Qwen2.5-7B-Instruct\"}'; got "
                 f"{sorted(options) or 'none'}."
             )
-        self.client = LLMClient(LLMSettings.from_options(settings))
+        self.client = LLMClient(cached_settings(options))
         self.episode_seed = 0
         self.steps_taken = 0
         self._mark = self.client.usage.copy()

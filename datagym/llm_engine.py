@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from datagym.engine import Engine, Plan
 from datagym.errors import ConfigError, OracleError
-from datagym.llm import LLMClient, LLMSettings, LLMUsage, complete_structured_many
+from datagym.llm import LLMClient, LLMUsage, cached_settings, complete_structured_many
 from datagym.task import Task
 from datagym.types import Example
 
@@ -114,15 +114,13 @@ class LLMEngine(Engine):
                 raise ConfigError(f"Expected engine option {name} to be a positive integer, got {value!r}.")
         if not isinstance(near_duplicate, (int, float)) or not 0 < near_duplicate <= 1:
             raise ConfigError(f"Expected engine option near_duplicate (a ROUGE-L threshold) in (0, 1], got {near_duplicate!r}.")
-        from datagym.agents.llm_agent import default_cache_dir
-
         if not llm_options.get("model"):
             raise ConfigError(
                 "Expected engine_options to name the model and the endpoint, e.g. "
                 "{\"base_url\": \"http://127.0.0.1:8000/v1\", \"model\": \"...\"}; got "
                 f"{sorted(llm_options) or 'none'}."
             )
-        self.client = LLMClient(LLMSettings.from_options({"cache_dir": default_cache_dir(), **llm_options}))
+        self.client = LLMClient(cached_settings(llm_options))
         self.problems_per_request = problems_per_request
         self.examples_shown = examples_shown
         self.near_duplicate = float(near_duplicate)

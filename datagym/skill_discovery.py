@@ -123,8 +123,7 @@ def discover_with_llm(questions: Sequence[str], llm_options: dict[str, Any], ski
     """DataEnvGym's pipeline: the LLM names each question's skill, then groups the names."""
     from pydantic import BaseModel
 
-    from datagym.agents.llm_agent import default_cache_dir
-    from datagym.llm import LLMClient, LLMSettings, complete_structured, complete_structured_many
+    from datagym.llm import LLMClient, cached_settings, complete_structured, complete_structured_many
 
     class SkillName(BaseModel):
         skill: str
@@ -132,7 +131,7 @@ def discover_with_llm(questions: Sequence[str], llm_options: dict[str, Any], ski
     class Grouping(BaseModel):
         families: dict[str, list[str]]
 
-    client = LLMClient(LLMSettings.from_options({"cache_dir": default_cache_dir(), **llm_options}))
+    client = LLMClient(cached_settings(llm_options))
     fallback = discover_offline(questions, skills, families, seed)
     offline_names = list(fallback["skills"])
     system = {"role": "system", "content": "You label data for machine learning. You reply with JSON only."}

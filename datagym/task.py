@@ -238,5 +238,17 @@ def heldout_from_generators(task: Task, size: int, max_draws: int = 200) -> dict
     return splits
 
 
+def pick_by_difficulty(difficulties: Sequence[float], rng: np.random.Generator, difficulty: float | None,
+                       temperature: float = 0.1) -> int:
+    """The index of a pool item for data selection: uniform when ``difficulty`` is None, else drawn
+    with weights falling off as ``exp(-|d_i - difficulty| / temperature)`` (the nearest items the
+    likeliest, never only one). Tasks that select from a fixed pool (HumanEval, MATH) use it."""
+    if difficulty is None:
+        return int(rng.integers(len(difficulties)))
+    distance = np.abs(np.asarray(difficulties, dtype=np.float64) - float(np.clip(difficulty, 0.0, 1.0)))
+    weights = np.exp(-(distance - distance.min()) / temperature)
+    return int(rng.choice(len(distance), p=weights / weights.sum()))
+
+
 def _squash(text: str) -> str:
     return "".join(text.split())

@@ -94,7 +94,9 @@ def extract_answer(completion: str, answer_format: str) -> str:
     if answer_format == "completion":
         return completion
     if answer_format == "boxed":
-        boxed = _last_boxed(completion)
+        from datagym.envs.math.task import boxed_answer
+
+        boxed = boxed_answer(completion)
         if boxed is not None:
             return boxed
         numbers = re.findall(r"-?\d+(?:\.\d+)?(?:/\d+)?", completion.replace(",", ""))
@@ -103,18 +105,6 @@ def extract_answer(completion: str, answer_format: str) -> str:
         if line.strip():
             return line.strip()
     return ""
-
-
-def _last_boxed(text: str) -> str | None:
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth, i = 1, start + len("\\boxed{")
-    for j in range(i, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[j], 0)
-        if depth == 0:
-            return text[i:j].strip()
-    return None
 
 
 class HFStudent(Student):

@@ -98,6 +98,18 @@ class LLMSettings:
         return cls(**options)
 
 
+def default_cache_dir() -> str:
+    """Where replies are cached when the options name no ``cache_dir``: ``$DATAGYM_LLM_CACHE``,
+    else ``~/.cache/datagym/llm``."""
+    return os.environ.get("DATAGYM_LLM_CACHE") or str(Path.home() / ".cache" / "datagym" / "llm")
+
+
+def cached_settings(options: dict[str, Any]) -> LLMSettings:
+    """Settings from an agent's, the engine's or discovery's options, cached in ``default_cache_dir()``
+    unless they say otherwise (``"cache_dir": null`` turns the cache off)."""
+    return LLMSettings.from_options({"cache_dir": default_cache_dir(), **options})
+
+
 @dataclass
 class LLMReply:
     """One reply: its text, or why there is none (``error``, one of the failure reasons)."""

@@ -43,7 +43,7 @@ import numpy as np
 
 from datagym.errors import ConfigError, OracleError
 from datagym.sandbox import PASSED, TIMEOUT, Sandbox, SandboxLimits, Verdict
-from datagym.task import ACCEPTED, Task
+from datagym.task import ACCEPTED, Task, pick_by_difficulty
 from datagym.types import Example, SkillTree, Skill
 from datagym.envs.humaneval.skills import FAMILIES, docstrings_with_examples, offline_skill
 from datagym.skill_discovery import load_skills_file
@@ -189,13 +189,7 @@ class HumanEvalTask(Task):
         pool = self.splits["train"].get(skill)
         if pool is None:
             raise KeyError(f"Unknown skill {skill!r}; expected one of {list(self.skill_names)}.")
-        if difficulty is None:
-            chosen = pool[int(rng.integers(len(pool)))]
-        else:
-            target = float(np.clip(difficulty, 0.0, 1.0))
-            distance = np.array([abs(self.difficulty_of[t] - target) for t in pool])
-            weights = np.exp(-(distance - distance.min()) / DIFFICULTY_TEMPERATURE)
-            chosen = pool[int(rng.choice(len(pool), p=weights / weights.sum()))]
+        chosen = pool[pick_by_difficulty([self.difficulty_of[t] for t in pool], rng, difficulty, DIFFICULTY_TEMPERATURE)]
         return self._example(chosen, "generator")
 
     def label(self, question: str) -> str:

@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 
 from datagym.errors import ConfigError, OracleError
-from datagym.task import ACCEPTED, Task
+from datagym.skill_discovery import load_skills_file, name_of
+from datagym.task import ACCEPTED, Task, pick_by_difficulty
 from datagym.types import Example, Skill, SkillTree
 
 GSM8K_SKILL = "grade_school_math"
 #: how sharply ``generate`` prefers problems near the requested difficulty (a softmin temperature)
 DIFFICULTY_TEMPERATURE = 0.1
-_NAME = re.compile(r"[^a-z0-9]+")
 
 
 def boxed_answer(solution: str) -> str | None:
@@ -139,14 +139,12 @@ class MathFileTask(Task):
                               f"{form.upper()}-format ones in {self.paths}; use the {form} task (its envs) for them.")
         assignments = None
         if skills is not None:
-            from datagym.skill_discovery import load_skills_file
-
             assignments = load_skills_file(skills)["assignments"]
         problems = []
         for i, record in enumerate(records):
             if form == "math":
                 question, gold = str(record["problem"]).strip(), boxed_answer(str(record["solution"]))
-                skill = _name(str(record.get("type") or "math"))
+                skill = name_of(str(record.get("type") or "math"))
                 level = re.search(r"\d+", str(record.get("level", "")))
                 difficulty = (min(5, max(1, int(level.group()))) - 1) / 4 if level else 0.5
             else:
@@ -193,11 +191,8 @@ class MathFileTask(Task):
         pool = self.splits["train"].get(skill)
         if pool is None:
             raise KeyError(f"Unknown skill {skill!r}; expected one of {list(self.skill_names)}.")
-        if difficulty is None:
-            return self._example(pool[int(rng.integers(len(pool)))], "generator")
-        distance = np.array([abs(p["difficulty"] - float(np.clip(difficulty, 0, 1))) for p in pool])
-        weights = np.exp(-(distance - distance.min()) / DIFFICULTY_TEMPERATURE)
-        return self._example(pool[int(rng.choice(len(pool), p=weights / weights.sum()))], "generator")
+        index = pick_by_difficulty([p["difficulty"] for p in pool], rng, difficulty, DIFFICULTY_TEMPERATURE)
+        return self._example(pool[index], "generator")
 
     def label(self, question: str) -> str:
         problem = self._by_question.get(_key(question))
@@ -247,8 +242,6 @@ def _key(question: str) -> str:
     return " ".join(question.split())
 
 
-def _name(text: str) -> str:
-    return _NAME.sub("_", text.lower()).strip("_") or "math"
 
 
 class MathTask(MathFileTask):
