@@ -19,7 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from datagym.errors import ConfigError
 from datagym.llm import LLMClient, LLMUsage, cached_settings
 
 PROMPTS = Path(__file__).parent / "prompts"
@@ -54,13 +53,7 @@ class LLMPolicy:
     needs_endpoint = True
 
     def _init_llm(self, options: dict[str, Any]) -> None:
-        if not options.get("model"):
-            raise ConfigError(
-                "Expected the LLM agent's options to name the model and the endpoint, e.g. --agent-options "
-                "'{\"base_url\": \"http://127.0.0.1:8000/v1\", \"model\": \"Qwen/Qwen2.5-7B-Instruct\"}'; got "
-                f"{sorted(options) or 'none'}."
-            )
-        self.client = LLMClient(cached_settings(options))
+        self.client = LLMClient(cached_settings(options, named_by="the LLM agent's options (--agent-options)"))
         self.episode_seed = 0
         self.steps_taken = 0
         self._mark = self.client.usage.copy()

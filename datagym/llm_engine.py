@@ -114,13 +114,7 @@ class LLMEngine(Engine):
                 raise ConfigError(f"Expected engine option {name} to be a positive integer, got {value!r}.")
         if not isinstance(near_duplicate, (int, float)) or not 0 < near_duplicate <= 1:
             raise ConfigError(f"Expected engine option near_duplicate (a ROUGE-L threshold) in (0, 1], got {near_duplicate!r}.")
-        if not llm_options.get("model"):
-            raise ConfigError(
-                "Expected engine_options to name the model and the endpoint, e.g. "
-                "{\"base_url\": \"http://127.0.0.1:8000/v1\", \"model\": \"...\"}; got "
-                f"{sorted(llm_options) or 'none'}."
-            )
-        self.client = LLMClient(cached_settings(llm_options))
+        self.client = LLMClient(cached_settings(llm_options, named_by="engine_options"))
         self.problems_per_request = problems_per_request
         self.examples_shown = examples_shown
         self.near_duplicate = float(near_duplicate)

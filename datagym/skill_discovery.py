@@ -131,7 +131,7 @@ def discover_with_llm(questions: Sequence[str], llm_options: dict[str, Any], ski
     class Grouping(BaseModel):
         families: dict[str, list[str]]
 
-    client = LLMClient(cached_settings(llm_options))
+    client = LLMClient(cached_settings(llm_options, named_by="--llm-options"))
     fallback = discover_offline(questions, skills, families, seed)
     offline_names = list(fallback["skills"])
     system = {"role": "system", "content": "You label data for machine learning. You reply with JSON only."}

@@ -104,9 +104,16 @@ def default_cache_dir() -> str:
     return os.environ.get("DATAGYM_LLM_CACHE") or str(Path.home() / ".cache" / "datagym" / "llm")
 
 
-def cached_settings(options: dict[str, Any]) -> LLMSettings:
+def cached_settings(options: dict[str, Any], named_by: str = "the LLM options") -> LLMSettings:
     """Settings from an agent's, the engine's or discovery's options, cached in ``default_cache_dir()``
-    unless they say otherwise (``"cache_dir": null`` turns the cache off)."""
+    unless they say otherwise (``"cache_dir": null`` turns the cache off). Options without a model
+    raise ConfigError naming where they came from (``named_by``) and what they need."""
+    if not options.get("model"):
+        raise ConfigError(
+            f"Expected {named_by} to name the model and the endpoint, e.g. "
+            "'{\"base_url\": \"http://127.0.0.1:8000/v1\", \"model\": \"Qwen/Qwen2.5-7B-Instruct\"}'; got "
+            f"{sorted(options) or 'none'}."
+        )
     return LLMSettings.from_options({"cache_dir": default_cache_dir(), **options})
 
 
