@@ -12,7 +12,8 @@ def round_shares(share: np.ndarray, total: int) -> np.ndarray:
     counts = np.floor(share).astype(np.int64)
     remainder = int(total - np.add.reduce(counts))
     if remainder:
-        # a stable sort of the negated fractional parts: the largest first, ties to the lower index
-        order = np.argsort(-(share - counts), kind="stable")
+        # a stable sort of the negated fractional parts (counts - share, exactly -(share - counts)):
+        # the largest first, ties to the lower index
+        order = (counts - share).argsort(kind="stable")
         counts[order[:remainder]] += 1
     return counts

@@ -218,21 +218,24 @@ class TeacherEnv(gym.Env):
             "teacher/accepted": n_accepted,
             "teacher/rejected": {k: v for k, v in sorted(verdicts.items()) if k != ACCEPTED},
             "teacher/budget_left": self.budget_left,
-            "time/generate": t_generate,
-            "time/verify": t_verify,
-            "time/train": t_train,
-            "time/evaluate": t_evaluate,
         }
+        timings = self.config.timings  # with timings off, no time/ key is written (none to strip)
+        if timings:
+            info["time/generate"], info["time/verify"] = t_generate, t_verify
+            info["time/train"], info["time/evaluate"] = t_train, t_evaluate
         if examples_from_engine and hasattr(self.engine, "step_info"):
-            info.update(self.engine.step_info())  # e.g. the LLM engine's requests and tokens (engine/llm_...)
+            # e.g. the LLM engine's requests and tokens (engine/llm_...); stripped of any time/ keys
+            info.update(self._strip_timings(self.engine.step_info()))
         if episode_ends:
             t0 = time.perf_counter()
             info.update(self.test_metrics())
-            info["time/test"] = time.perf_counter() - t0
+            if timings:
+                info["time/test"] = time.perf_counter() - t0
         if terminated:
             self._needs_reset = True
-        info["time/step"] = time.perf_counter() - t_start
-        return self._observation(), reward, terminated, False, self._strip_timings(info)
+        if timings:
+            info["time/step"] = time.perf_counter() - t_start
+        return self._observation(), reward, terminated, False, info
 
     def _step_limit(self) -> int | None:
         # gymnasium.make hands the limit to its TimeLimit wrapper and clears it on the env's own
