@@ -10,13 +10,16 @@ with ``tokenizers``), saved and loaded by path, so nothing is downloaded. Measur
 1. LoRA training (r 16 on q, k, v, o): seconds per optimiser update and tokens/s over
    ``--train`` arithmetic examples, after a warm-up;
 2. evaluation: the student's batched greedy ``generate`` on ``--questions`` held-out questions,
-   questions/s; then, where vLLM is installed, ``vllm.LLM`` on the same prompt texts (the
-   tokenizer's chat template), greedy, the same ``max_tokens``: questions/s, the ratio (the aim
-   is at least 5x), and the share of questions where the two give the same text;
+   questions/s; then, where vLLM is installed and the device is CUDA, the same student with
+   ``inference="vllm"`` (``students/vllm_inference.py``), loaded from the trained student's
+   ``state_dict``, so it serves that adapter under a fresh ``LoRARequest``, on the same token-id
+   prompts, greedy, the same ``max_new_tokens``: questions/s, the ratio (the aim is at least
+   5x), and the share of questions where the two give the same answer;
 3. vLLM's flip rate: the same questions twice, the share whose answer changed (the reward's
    noise floor from inference, if not zero);
-4. peak GPU memory of each phase (``torch.cuda.max_memory_allocated``), or the process's peak
-   resident memory on a CPU.
+4. peak GPU memory of each phase (``torch.cuda.max_memory_allocated``; for vLLM, which runs in
+   its own process, the GPU's memory in use, ``torch.cuda.mem_get_info``), or the process's
+   peak resident memory on a CPU.
 
 The model is untrained apart from step 1, so the texts are noise; speed and agreement are what
 this measures. Status: the HF parts ran on a CPU here; the vLLM part has not run anywhere yet
@@ -26,6 +29,7 @@ this measures. Status: the HF parts ran on a CPU here; the vLLM part has not run
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import resource
 import tempfile
 import time
@@ -96,38 +100,32 @@ def main() -> None:
         hf_seconds = time.perf_counter() - t0
         print(f"HF generate: {len(questions) / hf_seconds:.1f} questions/s, peak {peak_memory(args.device)}")
 
-        try:
-            import vllm  # noqa: F401
-        except ImportError:
-            print("vLLM: not installed here (pip install vllm on a GPU machine); its comparison was skipped")
+        if importlib.util.find_spec("vllm") is None:
+            print("vLLM: not installed here (pip install 'datagym[vllm]' on a GPU machine); its comparison was skipped")
             return
         if not args.device.startswith("cuda"):
             print("vLLM: needs a GPU; its comparison was skipped")
             return
-        merged = Path(folder) / "merged"
-        student.model.merge_and_unload().save_pretrained(merged)  # the trained weights, as a plain model
-        student.tokenizer.save_pretrained(merged)
+        trained = student.state_dict()
         del student
         torch.cuda.empty_cache()
-        from vllm import LLM, SamplingParams
-
-        from datagym.students.hf_student import extract_answer
-
-        llm = LLM(model=str(merged), dtype="bfloat16", gpu_memory_utilization=0.5, seed=0)
-        tokenizer = llm.get_tokenizer()
-        prompts = [tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
-                                                 tokenize=False) for q in questions]
-        greedy = SamplingParams(temperature=0.0, max_tokens=args.max_new_tokens)
-        llm.generate(prompts[: args.batch_size], greedy, use_tqdm=False)  # warm-up
-        reset_peak(args.device)
+        served = HFStudent(model=str(path), lora=LORA, device=args.device, batch_size=args.batch_size, epochs=1,
+                           max_new_tokens=args.max_new_tokens, eval_batch_size=args.batch_size, learning_rate=2e-4,
+                           inference="vllm", vllm_gpu_memory_utilization=0.5)
+        served.reset(0)
+        served.load_state_dict(trained)  # the trained adapter, handed to vLLM on the first predict
+        served.predict(questions[: args.batch_size])  # warm-up (starts the engine)
         t0 = time.perf_counter()
-        first = [extract_answer(o.outputs[0].text, "first_line") for o in llm.generate(prompts, greedy, use_tqdm=False)]
+        first = served.predict(questions)
         vllm_seconds = time.perf_counter() - t0
-        second = [extract_answer(o.outputs[0].text, "first_line") for o in llm.generate(prompts, greedy, use_tqdm=False)]
+        free, total = torch.cuda.mem_get_info()
+        second = served.predict(questions)
         same = np.mean([a == b for a, b in zip(first, hf_answers)])
         flips = np.mean([a != b for a, b in zip(first, second)])
-        print(f"vLLM: {len(prompts) / vllm_seconds:.1f} questions/s ({hf_seconds / vllm_seconds:.1f}x HF generate), "
-              f"same answer as HF on {same:.1%}, flip rate between two identical evaluations {flips:.2%}")
+        print(f"vLLM: {len(questions) / vllm_seconds:.1f} questions/s ({hf_seconds / vllm_seconds:.1f}x HF generate), "
+              f"same answer as HF on {same:.1%}, flip rate between two identical evaluations {flips:.2%}, "
+              f"GPU memory in use {(total - free) / 2**30:.2f} GiB (all processes; vLLM takes a 0.5 share)")
+        served.close()
 
 
 if __name__ == "__main__":

@@ -80,6 +80,10 @@ class Student(ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
 
+    def close(self) -> None:
+        """Free what the student holds outside this process's memory (a Ray actor, a vLLM
+        engine); ``env.close()`` calls it. Nothing, by default."""
+
 
 class SurrogateStudent(Student):
     """A student that is a model of learning rather than a network (the simulated student).

@@ -419,6 +419,13 @@ class TeacherEnv(gym.Env):
     def _per_skill(self, values: np.ndarray) -> dict[str, float]:
         return dict(zip(self.skill_names, np.asarray(values, dtype=np.float64).tolist()))
 
+    def close(self) -> None:
+        """Free the student's outside resources (its Ray actor, its vLLM engine)."""
+        close = getattr(self.student, "close", None)  # a user's student need not subclass Student
+        if callable(close):
+            close()
+        super().close()
+
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None

@@ -12,16 +12,24 @@ on each step's examples with a plain PyTorch loop and answers with batched greed
   trains a fresh adapter (or the base weights again) on all data so far, as DataEnvGym does;
 - **answers**: the completion is cut to the answer by the task's ``answer_format``
   (``first_line``, the default; ``completion`` for code; ``boxed`` for math: the last
-  ``\\boxed{...}``, else the last number), so extra text after an answer is not held against it.
+  ``\\boxed{...}``, else the last number), so extra text after an answer is not held against it;
+- **inference**: ``hf`` (the default) answers with transformers' ``generate`` on the student's
+  own model; ``vllm`` (the ``vllm`` extra, a CUDA device) answers with vLLM
+  (``students/vllm_inference.py``) on the same GPU: after each ``train()`` the new adapter is
+  served under a fresh ``LoRARequest`` name and id (never one vLLM has cached), or a full
+  fine-tune's weights are loaded into the engine; vLLM takes ``vllm_gpu_memory_utilization`` of
+  the GPU and, with ``vllm_sleep_mode``, sleeps while the student trains. Greedy either way.
 
 ``state_dict`` holds what is trained (the adapter's or the model's weights), the optimizer, the
 random state and the data seen, never the base model, which is loaded again from ``model``:
-a run resumes exactly and the student pickles (for Ray) as its settings and that state.
+a run resumes exactly and the student pickles (for Ray) as its settings and that state (a vLLM
+engine is never pickled: the copy builds its own on first use).
 """
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 import re
 from dataclasses import asdict, dataclass
@@ -35,6 +43,7 @@ from datagym.types import Example
 
 ANSWER_FORMATS = ("first_line", "completion", "boxed")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+INFERENCE = ("hf", "vllm")
 
 
 @dataclass
@@ -59,7 +68,9 @@ class HFStudentConfig:
     system_prompt: str | None = None  # a system message before each question (chat templates only)
     prompt_template: str = "Question: {question}\nAnswer: "  # without a chat template
     answer_format: str | None = None  # first_line | completion | boxed; None: the task's (first_line if it has none)
-    inference: str = "hf"  # hf: transformers' generate (vllm: not built yet)
+    inference: str = "hf"  # hf: transformers' generate | vllm: vLLM on the student's GPU (the vllm extra; CUDA only)
+    vllm_gpu_memory_utilization: float = 0.5  # vllm: GPU share vLLM takes (weights, KV cache); training has the rest
+    vllm_sleep_mode: bool = True  # vllm: vLLM frees its GPU memory while training (sleep level 1 LoRA, 2 full)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -81,9 +92,25 @@ class HFStudentConfig:
             raise ConfigError(f"Expected lora to be a dict of peft LoraConfig fields or None, got {self.lora!r}.")
         if self.answer_format is not None and self.answer_format not in ANSWER_FORMATS:
             raise ConfigError(f"Expected answer_format one of {ANSWER_FORMATS} or None, got {self.answer_format!r}.")
-        if self.inference != "hf":
-            raise ConfigError(f"Expected inference 'hf' (transformers' generate), got {self.inference!r}: vLLM "
-                              f"inference is not built yet.")
+        if self.inference not in INFERENCE:
+            raise ConfigError(f"Expected inference one of {INFERENCE} ('hf': transformers' generate, 'vllm': vLLM "
+                              f"on a GPU), got {self.inference!r}.")
+        memory = self.vllm_gpu_memory_utilization
+        if isinstance(memory, bool) or not isinstance(memory, (int, float)) or not 0 < memory < 1:
+            raise ConfigError(f"Expected vllm_gpu_memory_utilization in (0, 1) (the share of the GPU vLLM takes; "
+                              f"training uses the rest), got {memory!r}.")
+        if not isinstance(self.vllm_sleep_mode, bool):
+            raise ConfigError(f"Expected vllm_sleep_mode to be True or False, got {self.vllm_sleep_mode!r}.")
+        if self.inference == "vllm":
+            if importlib.util.find_spec("vllm") is None:
+                raise ConfigError("Expected the vllm package for inference='vllm', but it is not installed: "
+                                  "pip install 'datagym[vllm]' (on a machine with a CUDA GPU), or use inference='hf'.")
+            from datagym.students.vllm_inference import lora_rank_slot
+
+            try:
+                lora_rank_slot(int((self.lora or {}).get("r", 8)))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{exc} inference='vllm' cannot serve a larger adapter: lower lora's r.") from None
         if "{question}" not in self.prompt_template:
             raise ConfigError(f"Expected prompt_template to contain {{question}}, got {self.prompt_template!r}.")
 
@@ -123,6 +150,9 @@ class HFStudent(Student):
         self.data: list[Example] = []
         self.rng = np.random.default_rng(0)
         self.updates = 0
+        self.seed = 0
+        self._vllm: Any = None  # inference="vllm": the VLLMInference, built on first use; never pickled
+        self._vllm_stale = True  # the weights changed since vLLM was last given them
 
     # -- set-up ------------------------------------------------------------------------------
     def prepare(self, task: Any) -> None:
@@ -144,6 +174,16 @@ class HFStudent(Student):
             return torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         return getattr(torch, self.config.dtype)
 
+    def _check_inference_device(self) -> None:
+        if self.config.inference != "vllm":
+            return
+        device = self.device
+        if device not in ("cuda", "cuda:0"):
+            raise ConfigError(f"Expected a CUDA device for inference='vllm' (vLLM runs on the GPU it is given as "
+                              f"cuda:0; pick another with CUDA_VISIBLE_DEVICES), got device {device!r}. Use "
+                              f"inference='hf' on a CPU, or give the student a GPU "
+                              f"(student_resources={{'num_gpus': 1}}).")
+
     def _load(self) -> None:
         """The model at its base weights with a fresh adapter (or none) and a fresh optimizer. The
         tokenizer and the model load once; later calls take the adapter off (LoRA never changes
@@ -152,6 +192,7 @@ class HFStudent(Student):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        self._check_inference_device()
         if self.tokenizer is None:
             self.tokenizer = AutoTokenizer.from_pretrained(self.config.model)
             if self.tokenizer.pad_token_id is None:
@@ -180,12 +221,14 @@ class HFStudent(Student):
         self.model = model
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=self.config.learning_rate, weight_decay=self.config.weight_decay)
+        self._vllm_stale = True
 
     def reset(self, seed: int) -> None:
         import torch
 
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self._load()
         self.data = []
         self.updates = 0
@@ -229,6 +272,9 @@ class HFStudent(Student):
         import torch
 
         self._require()
+        if self._vllm is not None:
+            self._vllm.sleep()  # its GPU memory goes to training until the next predict
+        self._vllm_stale = True
         self.data.extend(Example(ex.question, ex.answer, ex.skill, dict(ex.provenance)) for ex in examples)
         if self.mode == "retrain":
             self._load()  # a fresh adapter, or the base weights again, and a fresh optimizer
@@ -262,13 +308,20 @@ class HFStudent(Student):
                     done += 1
         self.updates += done
         self.model.eval()
+        if self.config.inference == "vllm":
+            self._publish_to_vllm()
         return {"loss": float(np.mean(losses)) if losses else float("nan"), "updates": float(done), "tokens": float(tokens)}
 
     # -- answering ---------------------------------------------------------------------------
     def predict(self, questions: Sequence[str]) -> list[str]:
+        self._require()
+        if self.config.inference == "vllm":
+            return self._predict_vllm(questions)
+        return self._predict_hf(questions)
+
+    def _predict_hf(self, questions: Sequence[str]) -> list[str]:
         import torch
 
-        self._require()
         self.model.eval()
         tok = self.tokenizer
         out: list[str] = []
@@ -290,6 +343,40 @@ class HFStudent(Student):
                 text = tok.decode(row, skip_special_tokens=True)
                 out.append(extract_answer(text, self.answer_format))
         return out
+
+    # -- vLLM ----------------------------------------------------------------------------------
+    def _vllm_engine(self) -> Any:
+        if self._vllm is None:
+            from datagym.students.vllm_inference import VLLMInference
+
+            lora = self.config.lora
+            self._vllm = VLLMInference(
+                self.config.model, lora=lora is not None, lora_rank=int((lora or {}).get("r", 8)),  # peft's default r: 8
+                dtype=str(self._dtype()).removeprefix("torch."), seed=self.seed,
+                gpu_memory_utilization=self.config.vllm_gpu_memory_utilization, sleep_mode=self.config.vllm_sleep_mode,
+            )
+        return self._vllm
+
+    def _publish_to_vllm(self) -> None:
+        """Hand the current adapter or weights to vLLM (a fresh adapter id, or weights loaded in place)."""
+        self._vllm_engine().after_training(self.model, lora=self.config.lora is not None)
+        self._vllm_stale = False
+
+    def _predict_vllm(self, questions: Sequence[str]) -> list[str]:
+        if self._vllm_stale:  # reset, retrain's fresh start or a loaded state since vLLM last got the weights
+            self._publish_to_vllm()
+        prompts = [self._prompt_ids(q) for q in questions]
+        penalty = getattr(getattr(self.model, "generation_config", None), "repetition_penalty", None) or 1.0
+        texts = self._vllm_engine().generate(prompts, self.config.max_new_tokens, repetition_penalty=float(penalty),
+                                             decode=lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True))
+        return [extract_answer(text, self.answer_format) for text in texts]
+
+    def close(self) -> None:
+        """Stop the vLLM engine, if one was started, and remove its saved adapters."""
+        if self._vllm is not None:
+            self._vllm.close()
+            self._vllm = None
+        self._vllm_stale = True
 
     def loss(self, examples: Sequence[Example]) -> list[float]:
         import torch

@@ -4,6 +4,8 @@ exact resume, pickling, an env with Gymnasium's checker, and a Ray actor."""
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import pickle
 import warnings
 
@@ -147,8 +149,48 @@ def test_options_are_checked_by_name(tiny_llama_dir, task):
         make_student("hf")
     with pytest.raises(ConfigError, match="Unknown student option"):
         make_student("hf", model="m", rank=4)
-    with pytest.raises(ConfigError, match="vLLM inference is not built yet"):
-        make_student("hf", model="m", inference="vllm")
+    with pytest.raises(ConfigError, match="Expected inference one of"):
+        make_student("hf", model="m", inference="sglang")
     student = _student(tiny_llama_dir, lora={"r": 4, "target_modules": ["no_such_module"]})
     with pytest.raises(ConfigError, match="peft LoraConfig fields for this model"):
         student.reset(0)
+
+
+def _find_spec_with_vllm(installed: bool):
+    """importlib.util.find_spec as if the vllm package were (or were not) installed."""
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        if name == "vllm":
+            return importlib.machinery.ModuleSpec("vllm", None) if installed else None
+        return real(name, *args, **kwargs)
+
+    return find_spec
+
+
+def test_vllm_inference_without_vllm_names_the_extra(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", _find_spec_with_vllm(installed=False))
+    with pytest.raises(ConfigError, match=r"pip install 'datagym\[vllm\]'"):
+        make_student("hf", model="m", inference="vllm")
+
+
+def test_vllm_inference_on_a_cpu_is_refused_when_the_device_is_resolved(monkeypatch, task):
+    monkeypatch.setattr(importlib.util, "find_spec", _find_spec_with_vllm(installed=True))
+    student = make_student("hf", model="m", inference="vllm", device="cpu")  # built: the device is not known yet
+    student.prepare(task)  # a Ray actor's driver-side copy is prepared on a machine that may have no GPU
+    with pytest.raises(ConfigError, match="Expected a CUDA device for inference='vllm'.*got device 'cpu'"):
+        student.reset(0)
+    with pytest.raises(ConfigError, match="got device 'cuda:1'"):
+        make_student("hf", model="m", inference="vllm", device="cuda:1").reset(0)
+
+
+@pytest.mark.parametrize("share", [0, 1, 1.5, -0.2, True, "0.5"])
+def test_vllm_memory_share_is_checked(share):
+    with pytest.raises(ConfigError, match="Expected vllm_gpu_memory_utilization in \\(0, 1\\)"):
+        make_student("hf", model="m", vllm_gpu_memory_utilization=share)
+
+
+def test_a_lora_rank_vllm_cannot_serve_is_refused(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", _find_spec_with_vllm(installed=True))
+    with pytest.raises(ConfigError, match="LoRA rank of at most 512.*got 1024.*lower lora's r"):
+        make_student("hf", model="m", inference="vllm", lora={"r": 1024})
