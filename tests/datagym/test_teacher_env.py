@@ -71,3 +71,17 @@ def test_unknown_reset_options_are_refused(fast_env_kwargs):
         env.reset(seed=0, options={"budget": 5})
     obs, info = env.reset(seed=0, options={})
     assert "accuracy" in obs
+
+
+def test_closing_the_env_closes_its_student(env, monkeypatch):
+    """env.close() frees what the student holds outside the process (a Ray actor, a vLLM engine)."""
+    closed = []
+    monkeypatch.setattr(env.student, "close", lambda: closed.append(True))
+    env.reset(seed=0)
+    env.close()
+    assert closed == [True]
+
+
+def test_a_student_without_close_still_lets_the_env_close(env, monkeypatch):
+    monkeypatch.setattr(env, "student", object())  # a user's duck-typed student
+    env.close()
