@@ -108,11 +108,16 @@ class HFStudentConfig:
             from datagym.students.vllm_inference import lora_rank_slot
 
             try:
-                lora_rank_slot(int((self.lora or {}).get("r", 8)))
+                lora_rank_slot(self.lora_rank)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{exc} inference='vllm' cannot serve a larger adapter: lower lora's r.") from None
         if "{question}" not in self.prompt_template:
             raise ConfigError(f"Expected prompt_template to contain {{question}}, got {self.prompt_template!r}.")
+
+    @property
+    def lora_rank(self) -> int:
+        """The adapter's rank: lora's ``r``, else peft's default (8)."""
+        return int((self.lora or {}).get("r", 8))
 
 
 def extract_answer(completion: str, answer_format: str) -> str:
@@ -349,9 +354,8 @@ class HFStudent(Student):
         if self._vllm is None:
             from datagym.students.vllm_inference import VLLMInference
 
-            lora = self.config.lora
             self._vllm = VLLMInference(
-                self.config.model, lora=lora is not None, lora_rank=int((lora or {}).get("r", 8)),  # peft's default r: 8
+                self.config.model, lora=self.config.lora is not None, lora_rank=self.config.lora_rank,
                 dtype=str(self._dtype()).removeprefix("torch."), seed=self.seed,
                 gpu_memory_utilization=self.config.vllm_gpu_memory_utilization, sleep_mode=self.config.vllm_sleep_mode,
             )
